@@ -1,0 +1,49 @@
+/*
+ * The rehost command-line front end: one binary, one file per subcommand
+ * (git builtin/ style). Only code under src/cli, src/agent, src/target and
+ * src/server may exit the process.
+ */
+#ifndef REHOST_CLI_H
+#define REHOST_CLI_H
+
+#include <stdio.h>
+
+/* Exit statuses, fixed and documented in docs/rehost.1.md. */
+enum {
+	EXIT_OK = 0,      /* success */
+	EXIT_FAIL = 1,    /* the operation failed; an error was printed */
+	EXIT_USAGE = 2,   /* bad command line */
+	EXIT_BLOCKED = 3, /* inspect/precheck: migration blocked by an error-level check */
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+	const char *summary;
+	void (*usage)(FILE *out);
+};
+
+/* Subcommands (cmd-NAME.c). Each returns an EXIT_* status. */
+int cmd_version(int argc, char **argv);
+void usage_version(FILE *out);
+int cmd_errors(int argc, char **argv);
+void usage_errors(FILE *out);
+int cmd_config(int argc, char **argv);
+void usage_config(FILE *out);
+
+/* Print the thread's last library error as
+ *   rehost: error: <context>: <detail> [SMS.xxxx]
+ *   rehost: hint: <catalogue action>
+ * err is the code returned by the library. */
+void cli_report(int err, const char *context_fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Print "rehost CMD: <message>" and a pointer to --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Common options handled by every subcommand: returns 1 and prints usage
+ * when argv holds -h/--help. */
+int cli_wants_help(int argc, char **argv);
+
+#endif
