@@ -105,12 +105,15 @@ partition_image() {
 # part_geometry PATH N: print "OFFSET SIZE" in bytes of partition N.
 part_geometry() {
 	local img=$1 n=$2
-	sfdisk -J "$img" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)["partitiontable"]
-ss = d.get("sectorsize", 512)
-p = d["partitions"][int(sys.argv[1]) - 1]
-print(p["start"] * ss, p["size"] * ss)' "$n"
+	sfdisk -d "$img" | awk -v n="$n" -v img="$img" '
+		/^sector-size:/ { ss = $2 }
+		index($0, img) == 1 && $1 == img n {
+			match($0, /start= *[0-9]+/); start = substr($0, RSTART + 6, RLENGTH - 6)
+			match($0, /size= *[0-9]+/); size = substr($0, RSTART + 5, RLENGTH - 5)
+			if (ss == "") ss = 512
+			printf "%d %d\n", start * ss, size * ss; found = 1
+		}
+		END { if (!found) exit 1 }'
 }
 
 # loop_attach PATH [OFFSET SIZE]: attach a loop device (optionally over a
