@@ -16,21 +16,26 @@ REHOST_SRCDIR=${REHOST_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pw
 TEST_NAME=$(basename "$0" .sh)
 T=$(mktemp -d "${TMPDIR:-/tmp}/rehost-$TEST_NAME.XXXXXX")
 
-_cleanups=()
+# The cleanup list is a file, not a variable, so that helpers called in a
+# command substitution ($(loop_attach ...) runs in a subshell) still
+# register what they made with the test's own exit handler.
+_cleanup_list=$T/.cleanup
 
 # cleanup_fn CMD [ARGS...]: run CMD at exit, most recently registered first.
 cleanup_fn() {
 	local q
 	printf -v q '%q ' "$@"
-	_cleanups+=("$q")
+	printf '%s\n' "$q" >>"$_cleanup_list"
 }
 
 _run_cleanups() {
-	local rc=$? i
+	local rc=$? cmd
 	set +e
-	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
-		eval "${_cleanups[i]}" >/dev/null 2>&1
-	done
+	if [ -f "$_cleanup_list" ]; then
+		while IFS= read -r cmd; do
+			eval "$cmd" >/dev/null 2>&1
+		done < <(tac "$_cleanup_list")
+	fi
 	rm -rf "$T"
 	exit "$rc"
 }
