@@ -1,0 +1,159 @@
+/*
+ * rehost replication wire protocol, version 1 (docs/protocol.md).
+ *
+ * Runs inside TLS 1.3 (rehost/tls.h) between the agent (source) and the
+ * target on TCP 8900. Every message is a frame: a 16-byte header followed by
+ * `length` payload bytes. All integers are big-endian. Frames are decoded
+ * only by rh_proto_validate(), which checks magic, type, direction, flags,
+ * reserved fields and the exact payload size for the type before any field
+ * is used; lengths sent by the peer are never trusted beyond that.
+ *
+ *   offset size field
+ *   0      4    magic    0x52485031 "RHP1"
+ *   4      2    type     enum rh_msg
+ *   6      2    flags    per type; unknown bits are an error
+ *   8      4    length   payload bytes, <= RH_PROTO_MAX_PAYLOAD
+ *   12     4    reserved 0
+ */
+#ifndef REHOST_PROTO_H
+#define REHOST_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RH_PROTO_MAGIC 0x52485031u
+#define RH_PROTO_VERSION 1u
+#define RH_PROTO_HDR_SIZE 16u
+#define RH_PROTO_DEFAULT_PORT 8900
+
+/* Largest uncompressed DATA payload: the largest buffer node (8 MiB). */
+#define RH_PROTO_MAX_CHUNK (8u << 20)
+/* Largest frame payload: a chunk that did not compress, plus its header,
+ * with slack for zstd's worst-case expansion. */
+#define RH_PROTO_MAX_PAYLOAD (RH_PROTO_MAX_CHUNK + (64u << 10))
+#define RH_PROTO_MAX_DISKS 64u
+#define RH_PROTO_JOB_ID_LEN 32u  /* hex characters, NUL-padded in frames */
+#define RH_PROTO_MSG_LEN 1024u    /* ERROR text bound */
+
+enum rh_msg {
+	RH_MSG_HELLO = 1,     /* agent -> target: job and disk layout */
+	RH_MSG_HELLO_OK = 2,  /* target -> agent: accepted, per-disk resume points */
+	RH_MSG_DATA = 3,      /* agent -> target: one chunk of one disk */
+	RH_MSG_CHECKPOINT = 4,/* agent -> target: make everything so far durable */
+	RH_MSG_DURABLE = 5,   /* target -> agent: durable up to (disk, offset) */
+	RH_MSG_DISK_END = 6,  /* agent -> target: disk fully sent */
+	RH_MSG_DISK_DONE = 7, /* target -> agent: disk complete and on stable storage */
+	RH_MSG_ERROR = 8,     /* either way: fatal error, then close */
+	RH_MSG_BYE = 9,       /* agent -> target: job finished, closing */
+};
+
+/* Flags of RH_MSG_DATA. */
+enum rh_data_flags {
+	RH_DATA_ZSTD = 1 << 0, /* payload is one zstd frame of `length` bytes */
+	RH_DATA_ZERO = 1 << 1, /* chunk is all zeros; no payload */
+};
+
+/* Per-disk resume state in HELLO_OK. */
+enum rh_disk_state {
+	RH_DISK_NEW = 0,      /* nothing durable; start at offset 0 */
+	RH_DISK_PARTIAL = 1,  /* durable below resume_offset */
+	RH_DISK_COMPLETE = 2, /* fully written and synced */
+};
+
+struct rh_hello_disk {
+	uint64_t size;        /* bytes */
+	uint64_t layout;      /* fingerprint of the disk's layout (SMS.0515) */
+};
+
+struct rh_hello {
+	uint32_t version;
+	char job_id[RH_PROTO_JOB_ID_LEN + 1];
+	uint32_t chunk_size;  /* bytes per DATA frame, at most */
+	uint32_t ndisks;
+	struct rh_hello_disk disks[RH_PROTO_MAX_DISKS];
+};
+
+struct rh_hello_ok_disk {
+	uint32_t state;       /* enum rh_disk_state */
+	uint64_t resume_offset;
+};
+
+struct rh_hello_ok {
+	uint32_t version;
+	uint32_t ndisks;
+	struct rh_hello_ok_disk disks[RH_PROTO_MAX_DISKS];
+};
+
+/* DATA payload prefix (32 bytes); chunk bytes follow. */
+struct rh_data {
+	uint32_t disk;
+	uint32_t length;      /* uncompressed bytes, 1..RH_PROTO_MAX_CHUNK */
+	uint64_t offset;      /* byte offset in the disk */
+	uint64_t crc64;       /* CRC-64/XZ of the uncompressed bytes */
+	uint64_t seq;         /* DATA frame counter of this connection */
+	const uint8_t *payload; /* borrowed from the frame buffer */
+	uint32_t payload_len;
+	uint16_t flags;
+};
+
+/* DURABLE, DISK_END, DISK_DONE, CHECKPOINT share one shape. */
+struct rh_position {
+	uint32_t disk;
+	uint64_t offset;      /* DURABLE: durable below; DISK_END: bytes planned */
+	uint64_t bytes;       /* DISK_END: bytes of data sent in total for the disk */
+};
+
+struct rh_error_msg {
+	int32_t code;         /* RH_ERR_* */
+	char sms[16];         /* "SMS.0805" or "" */
+	char text[RH_PROTO_MSG_LEN + 1];
+};
+
+/* A decoded frame. Pointers borrow from the buffer given to validate. */
+struct rh_frame {
+	uint16_t type;
+	uint16_t flags;
+	uint32_t length;
+	union {
+		struct rh_hello hello;
+		struct rh_hello_ok hello_ok;
+		struct rh_data data;
+		struct rh_position pos;
+		struct rh_error_msg error;
+	} u;
+};
+
+/* Check a frame header (RH_PROTO_HDR_SIZE bytes) and return its payload
+ * length in *length. Returns 0 or RH_ERR_PROTO with a detail. Use before
+ * reading the payload, so a hostile length never sizes a read. */
+int rh_proto_check_header(const uint8_t hdr[RH_PROTO_HDR_SIZE], uint32_t *length);
+
+/* Validate and decode a whole frame (header + payload, len bytes) sent by
+ * the peer. from_agent says who sent it: a frame type in the wrong
+ * direction is an error. Returns 0 or RH_ERR_PROTO with a detail. */
+int rh_proto_validate(const uint8_t *frame, size_t len, bool from_agent,
+		      struct rh_frame *out);
+
+/* Encoders: write a complete frame into buf (capacity cap) and return its
+ * size, or 0 if cap is too small. DATA writes the header and prefix only:
+ * the caller appends payload_len payload bytes. */
+size_t rh_proto_put_hello(uint8_t *buf, size_t cap, const struct rh_hello *h);
+size_t rh_proto_put_hello_ok(uint8_t *buf, size_t cap, const struct rh_hello_ok *h);
+size_t rh_proto_put_data_hdr(uint8_t *buf, size_t cap, const struct rh_data *d);
+size_t rh_proto_put_pos(uint8_t *buf, size_t cap, uint16_t type, const struct rh_position *p);
+size_t rh_proto_put_error(uint8_t *buf, size_t cap, int code, const char *sms,
+			  const char *text);
+size_t rh_proto_put_bye(uint8_t *buf, size_t cap);
+
+/* Size of the DATA prefix inside the payload. */
+#define RH_PROTO_DATA_PREFIX 32u
+/* Size of a HELLO payload for n disks, and of a HELLO_OK. */
+#define RH_PROTO_HELLO_SIZE(n) (4u + RH_PROTO_JOB_ID_LEN + 4u + 4u + 16u * (n))
+#define RH_PROTO_HELLO_OK_SIZE(n) (4u + 4u + 12u * (n))
+#define RH_PROTO_POS_SIZE 20u
+#define RH_PROTO_ERROR_MIN 20u
+
+const char *rh_proto_msg_name(uint16_t type);
+
+#endif

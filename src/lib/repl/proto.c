@@ -1,0 +1,366 @@
+/* Wire protocol v1: the one place where frames from the peer are checked
+ * and decoded, and the encoders for frames we send. */
+#include <string.h>
+
+#include "rehost/checked.h"
+#include "rehost/endian.h"
+#include "rehost/err.h"
+#include "rehost/proto.h"
+
+const char *rh_proto_msg_name(uint16_t type)
+{
+	static const char *const names[] = {
+		[RH_MSG_HELLO] = "HELLO", [RH_MSG_HELLO_OK] = "HELLO_OK",
+		[RH_MSG_DATA] = "DATA", [RH_MSG_CHECKPOINT] = "CHECKPOINT",
+		[RH_MSG_DURABLE] = "DURABLE", [RH_MSG_DISK_END] = "DISK_END",
+		[RH_MSG_DISK_DONE] = "DISK_DONE", [RH_MSG_ERROR] = "ERROR",
+		[RH_MSG_BYE] = "BYE",
+	};
+
+	if (type < RH_ARRAY_SIZE(names) && names[type] != NULL)
+		return names[type];
+	return "UNKNOWN";
+}
+
+int rh_proto_check_header(const uint8_t hdr[RH_PROTO_HDR_SIZE], uint32_t *length)
+{
+	uint32_t magic = rh_be32dec(hdr), len = rh_be32dec(hdr + 8);
+
+	*length = 0;
+	if (magic != RH_PROTO_MAGIC)
+		return rh_seterr(RH_ERR_PROTO, "bad frame magic 0x%08x (not a rehost peer?)", magic);
+	if (rh_be32dec(hdr + 12) != 0)
+		return rh_seterr(RH_ERR_PROTO, "reserved header field is not zero");
+	if (len > RH_PROTO_MAX_PAYLOAD)
+		return rh_seterr(RH_ERR_PROTO, "frame payload of %u bytes exceeds the limit of %u",
+				 len, RH_PROTO_MAX_PAYLOAD);
+	*length = len;
+	return 0;
+}
+
+/* Copy a NUL-padded fixed-width string field; it must be printable ASCII. */
+static int get_fixed_str(const uint8_t *p, size_t width, char *out, const char *what)
+{
+	size_t n = 0;
+
+	while (n < width && p[n] != '\0') {
+		if (p[n] < 0x20 || p[n] > 0x7e)
+			return rh_seterr(RH_ERR_PROTO, "%s contains a non-printable byte", what);
+		n++;
+	}
+	for (size_t i = n; i < width; i++)
+		if (p[i] != '\0')
+			return rh_seterr(RH_ERR_PROTO, "%s is not NUL-padded", what);
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int expect_len(uint16_t type, uint32_t len, uint32_t want)
+{
+	if (len != want)
+		return rh_seterr(RH_ERR_PROTO, "%s frame of %u bytes, expected %u",
+				 rh_proto_msg_name(type), len, want);
+	return 0;
+}
+
+static int decode_hello(const uint8_t *p, uint32_t len, struct rh_hello *h)
+{
+	int rc;
+
+	if (len < RH_PROTO_HELLO_SIZE(0))
+		return expect_len(RH_MSG_HELLO, len, RH_PROTO_HELLO_SIZE(0));
+	h->version = rh_be32dec(p);
+	if (h->version != RH_PROTO_VERSION)
+		return rh_seterr(RH_ERR_PROTO,
+				 "peer speaks protocol version %u, this rehost speaks %u; use the same rehost version on both sides",
+				 h->version, RH_PROTO_VERSION);
+	rc = get_fixed_str(p + 4, RH_PROTO_JOB_ID_LEN, h->job_id, "job id");
+	if (rc < 0)
+		return rc;
+	if (strlen(h->job_id) != RH_PROTO_JOB_ID_LEN)
+		return rh_seterr(RH_ERR_PROTO, "job id must be %u hex characters", RH_PROTO_JOB_ID_LEN);
+	h->chunk_size = rh_be32dec(p + 4 + RH_PROTO_JOB_ID_LEN);
+	h->ndisks = rh_be32dec(p + 8 + RH_PROTO_JOB_ID_LEN);
+	if (h->chunk_size == 0 || h->chunk_size > RH_PROTO_MAX_CHUNK)
+		return rh_seterr(RH_ERR_PROTO, "chunk size %u outside 1..%u", h->chunk_size,
+				 RH_PROTO_MAX_CHUNK);
+	if (h->ndisks == 0 || h->ndisks > RH_PROTO_MAX_DISKS)
+		return rh_seterr(RH_ERR_PROTO, "disk count %u outside 1..%u", h->ndisks,
+				 RH_PROTO_MAX_DISKS);
+	if ((rc = expect_len(RH_MSG_HELLO, len, RH_PROTO_HELLO_SIZE(h->ndisks))) < 0)
+		return rc;
+	p += RH_PROTO_HELLO_SIZE(0);
+	for (uint32_t i = 0; i < h->ndisks; i++, p += 16) {
+		h->disks[i].size = rh_be64dec(p);
+		h->disks[i].layout = rh_be64dec(p + 8);
+		if (h->disks[i].size == 0 || h->disks[i].size > (UINT64_MAX >> 1))
+			return rh_seterr(RH_ERR_PROTO, "disk %u size %llu is invalid", i,
+					 (unsigned long long)h->disks[i].size);
+	}
+	return 0;
+}
+
+static int decode_hello_ok(const uint8_t *p, uint32_t len, struct rh_hello_ok *h)
+{
+	int rc;
+
+	if (len < RH_PROTO_HELLO_OK_SIZE(0))
+		return expect_len(RH_MSG_HELLO_OK, len, RH_PROTO_HELLO_OK_SIZE(0));
+	h->version = rh_be32dec(p);
+	h->ndisks = rh_be32dec(p + 4);
+	if (h->version != RH_PROTO_VERSION)
+		return rh_seterr(RH_ERR_PROTO, "target speaks protocol version %u, expected %u",
+				 h->version, RH_PROTO_VERSION);
+	if (h->ndisks == 0 || h->ndisks > RH_PROTO_MAX_DISKS)
+		return rh_seterr(RH_ERR_PROTO, "disk count %u outside 1..%u", h->ndisks,
+				 RH_PROTO_MAX_DISKS);
+	if ((rc = expect_len(RH_MSG_HELLO_OK, len, RH_PROTO_HELLO_OK_SIZE(h->ndisks))) < 0)
+		return rc;
+	p += 8;
+	for (uint32_t i = 0; i < h->ndisks; i++, p += 12) {
+		h->disks[i].state = rh_be32dec(p);
+		h->disks[i].resume_offset = rh_be64dec(p + 4);
+		if (h->disks[i].state > RH_DISK_COMPLETE)
+			return rh_seterr(RH_ERR_PROTO, "disk %u state %u unknown", i,
+					 h->disks[i].state);
+	}
+	return 0;
+}
+
+static int decode_data(const uint8_t *p, uint32_t len, uint16_t flags, struct rh_data *d)
+{
+	uint64_t end;
+
+	if (len < RH_PROTO_DATA_PREFIX)
+		return rh_seterr(RH_ERR_PROTO, "DATA frame of %u bytes is shorter than its prefix", len);
+	if ((flags & ~(RH_DATA_ZSTD | RH_DATA_ZERO)) != 0 ||
+	    (flags & (RH_DATA_ZSTD | RH_DATA_ZERO)) == (RH_DATA_ZSTD | RH_DATA_ZERO))
+		return rh_seterr(RH_ERR_PROTO, "DATA flags 0x%x invalid", flags);
+	d->disk = rh_be32dec(p);
+	d->length = rh_be32dec(p + 4);
+	d->offset = rh_be64dec(p + 8);
+	d->crc64 = rh_be64dec(p + 16);
+	d->seq = rh_be64dec(p + 24);
+	d->flags = flags;
+	d->payload = p + RH_PROTO_DATA_PREFIX;
+	d->payload_len = len - RH_PROTO_DATA_PREFIX;
+	if (d->disk >= RH_PROTO_MAX_DISKS)
+		return rh_seterr(RH_ERR_PROTO, "DATA for disk %u", d->disk);
+	if (d->length == 0 || d->length > RH_PROTO_MAX_CHUNK)
+		return rh_seterr(RH_ERR_PROTO, "DATA length %u outside 1..%u", d->length,
+				 RH_PROTO_MAX_CHUNK);
+	if (RH_ADD_OVERFLOW(d->offset, (uint64_t)d->length, &end) || end > (UINT64_MAX >> 1))
+		return rh_seterr(RH_ERR_PROTO, "DATA offset %llu overflows",
+				 (unsigned long long)d->offset);
+	if ((flags & RH_DATA_ZERO) && d->payload_len != 0)
+		return rh_seterr(RH_ERR_PROTO, "zero DATA frame carries %u payload bytes",
+				 d->payload_len);
+	if (!(flags & (RH_DATA_ZERO | RH_DATA_ZSTD)) && d->payload_len != d->length)
+		return rh_seterr(RH_ERR_PROTO, "raw DATA frame carries %u bytes for length %u",
+				 d->payload_len, d->length);
+	if ((flags & RH_DATA_ZSTD) && d->payload_len == 0)
+		return rh_seterr(RH_ERR_PROTO, "compressed DATA frame is empty");
+	return 0;
+}
+
+static int decode_pos(const uint8_t *p, uint32_t len, uint16_t type, struct rh_position *pos)
+{
+	int rc = expect_len(type, len, RH_PROTO_POS_SIZE);
+
+	if (rc < 0)
+		return rc;
+	pos->disk = rh_be32dec(p);
+	pos->offset = rh_be64dec(p + 4);
+	pos->bytes = rh_be64dec(p + 12);
+	if (pos->disk >= RH_PROTO_MAX_DISKS)
+		return rh_seterr(RH_ERR_PROTO, "%s for disk %u", rh_proto_msg_name(type), pos->disk);
+	return 0;
+}
+
+static int decode_error(const uint8_t *p, uint32_t len, struct rh_error_msg *e)
+{
+	uint32_t textlen;
+	int rc;
+
+	if (len < RH_PROTO_ERROR_MIN || len > RH_PROTO_ERROR_MIN + RH_PROTO_MSG_LEN)
+		return rh_seterr(RH_ERR_PROTO, "ERROR frame of %u bytes", len);
+	e->code = (int32_t)rh_be32dec(p);
+	if (e->code >= 0 || e->code < -1000)
+		e->code = RH_ERR_PROTO; /* keep the peer's text, not its odd code */
+	rc = get_fixed_str(p + 4, 16, e->sms, "SMS code");
+	if (rc < 0)
+		return rc;
+	textlen = len - RH_PROTO_ERROR_MIN;
+	for (uint32_t i = 0; i < textlen; i++)
+		e->text[i] = (p[RH_PROTO_ERROR_MIN + i] >= 0x20 || p[RH_PROTO_ERROR_MIN + i] == '\t')
+				     ? (char)p[RH_PROTO_ERROR_MIN + i] : '?';
+	e->text[textlen] = '\0';
+	return 0;
+}
+
+int rh_proto_validate(const uint8_t *frame, size_t len, bool from_agent,
+		      struct rh_frame *out)
+{
+	const uint8_t *p = frame + RH_PROTO_HDR_SIZE;
+	uint32_t plen;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (len < RH_PROTO_HDR_SIZE)
+		return rh_seterr(RH_ERR_PROTO, "frame of %zu bytes is shorter than a header", len);
+	rc = rh_proto_check_header(frame, &plen);
+	if (rc < 0)
+		return rc;
+	if ((size_t)plen != len - RH_PROTO_HDR_SIZE)
+		return rh_seterr(RH_ERR_PROTO, "frame length %u does not match %zu bytes received",
+				 plen, len - RH_PROTO_HDR_SIZE);
+	out->type = rh_be16dec(frame + 4);
+	out->flags = rh_be16dec(frame + 6);
+	out->length = plen;
+
+	switch (out->type) {
+	case RH_MSG_HELLO:
+	case RH_MSG_DATA:
+	case RH_MSG_CHECKPOINT:
+	case RH_MSG_DISK_END:
+	case RH_MSG_BYE:
+		if (!from_agent)
+			goto wrong_way;
+		break;
+	case RH_MSG_HELLO_OK:
+	case RH_MSG_DURABLE:
+	case RH_MSG_DISK_DONE:
+		if (from_agent)
+			goto wrong_way;
+		break;
+	case RH_MSG_ERROR:
+		break;
+	default:
+		return rh_seterr(RH_ERR_PROTO, "unknown frame type %u", out->type);
+	}
+	if (out->type != RH_MSG_DATA && out->flags != 0)
+		return rh_seterr(RH_ERR_PROTO, "%s frame with flags 0x%x",
+				 rh_proto_msg_name(out->type), out->flags);
+
+	switch (out->type) {
+	case RH_MSG_HELLO:
+		return decode_hello(p, plen, &out->u.hello);
+	case RH_MSG_HELLO_OK:
+		return decode_hello_ok(p, plen, &out->u.hello_ok);
+	case RH_MSG_DATA:
+		return decode_data(p, plen, out->flags, &out->u.data);
+	case RH_MSG_CHECKPOINT:
+	case RH_MSG_DURABLE:
+	case RH_MSG_DISK_END:
+	case RH_MSG_DISK_DONE:
+		return decode_pos(p, plen, out->type, &out->u.pos);
+	case RH_MSG_ERROR:
+		return decode_error(p, plen, &out->u.error);
+	case RH_MSG_BYE:
+		return expect_len(RH_MSG_BYE, plen, 0);
+	}
+	return RH_ERR_INTERNAL;
+wrong_way:
+	return rh_seterr(RH_ERR_PROTO, "%s frame sent by the %s", rh_proto_msg_name(out->type),
+			 from_agent ? "agent" : "target");
+}
+
+static size_t put_header(uint8_t *buf, size_t cap, uint16_t type, uint16_t flags,
+			 uint32_t plen)
+{
+	if (cap < RH_PROTO_HDR_SIZE + (size_t)plen)
+		return 0;
+	rh_be32enc(buf, RH_PROTO_MAGIC);
+	rh_be16enc(buf + 4, type);
+	rh_be16enc(buf + 6, flags);
+	rh_be32enc(buf + 8, plen);
+	rh_be32enc(buf + 12, 0);
+	return RH_PROTO_HDR_SIZE;
+}
+
+size_t rh_proto_put_hello(uint8_t *buf, size_t cap, const struct rh_hello *h)
+{
+	uint32_t plen = RH_PROTO_HELLO_SIZE(h->ndisks);
+	uint8_t *p;
+
+	if (h->ndisks > RH_PROTO_MAX_DISKS || put_header(buf, cap, RH_MSG_HELLO, 0, plen) == 0)
+		return 0;
+	p = buf + RH_PROTO_HDR_SIZE;
+	rh_be32enc(p, h->version);
+	memset(p + 4, 0, RH_PROTO_JOB_ID_LEN);
+	memcpy(p + 4, h->job_id, strnlen(h->job_id, RH_PROTO_JOB_ID_LEN));
+	rh_be32enc(p + 4 + RH_PROTO_JOB_ID_LEN, h->chunk_size);
+	rh_be32enc(p + 8 + RH_PROTO_JOB_ID_LEN, h->ndisks);
+	p += RH_PROTO_HELLO_SIZE(0);
+	for (uint32_t i = 0; i < h->ndisks; i++, p += 16) {
+		rh_be64enc(p, h->disks[i].size);
+		rh_be64enc(p + 8, h->disks[i].layout);
+	}
+	return RH_PROTO_HDR_SIZE + plen;
+}
+
+size_t rh_proto_put_hello_ok(uint8_t *buf, size_t cap, const struct rh_hello_ok *h)
+{
+	uint32_t plen = RH_PROTO_HELLO_OK_SIZE(h->ndisks);
+	uint8_t *p;
+
+	if (h->ndisks > RH_PROTO_MAX_DISKS || put_header(buf, cap, RH_MSG_HELLO_OK, 0, plen) == 0)
+		return 0;
+	p = buf + RH_PROTO_HDR_SIZE;
+	rh_be32enc(p, h->version);
+	rh_be32enc(p + 4, h->ndisks);
+	p += 8;
+	for (uint32_t i = 0; i < h->ndisks; i++, p += 12) {
+		rh_be32enc(p, h->disks[i].state);
+		rh_be64enc(p + 4, h->disks[i].resume_offset);
+	}
+	return RH_PROTO_HDR_SIZE + plen;
+}
+
+size_t rh_proto_put_data_hdr(uint8_t *buf, size_t cap, const struct rh_data *d)
+{
+	uint8_t *p = buf + RH_PROTO_HDR_SIZE;
+
+	if (cap < RH_PROTO_HDR_SIZE + RH_PROTO_DATA_PREFIX)
+		return 0;
+	put_header(buf, cap, RH_MSG_DATA, d->flags, RH_PROTO_DATA_PREFIX + d->payload_len);
+	rh_be32enc(p, d->disk);
+	rh_be32enc(p + 4, d->length);
+	rh_be64enc(p + 8, d->offset);
+	rh_be64enc(p + 16, d->crc64);
+	rh_be64enc(p + 24, d->seq);
+	return RH_PROTO_HDR_SIZE + RH_PROTO_DATA_PREFIX;
+}
+
+size_t rh_proto_put_pos(uint8_t *buf, size_t cap, uint16_t type, const struct rh_position *pos)
+{
+	uint8_t *p = buf + RH_PROTO_HDR_SIZE;
+
+	if (put_header(buf, cap, type, 0, RH_PROTO_POS_SIZE) == 0)
+		return 0;
+	rh_be32enc(p, pos->disk);
+	rh_be64enc(p + 4, pos->offset);
+	rh_be64enc(p + 12, pos->bytes);
+	return RH_PROTO_HDR_SIZE + RH_PROTO_POS_SIZE;
+}
+
+size_t rh_proto_put_error(uint8_t *buf, size_t cap, int code, const char *sms, const char *text)
+{
+	size_t tl = strnlen(text ? text : "", RH_PROTO_MSG_LEN);
+	uint8_t *p = buf + RH_PROTO_HDR_SIZE;
+
+	if (put_header(buf, cap, RH_MSG_ERROR, 0, (uint32_t)(RH_PROTO_ERROR_MIN + tl)) == 0)
+		return 0;
+	rh_be32enc(p, (uint32_t)code);
+	memset(p + 4, 0, 16);
+	if (sms != NULL)
+		memcpy(p + 4, sms, strnlen(sms, 15));
+	memcpy(p + RH_PROTO_ERROR_MIN, text ? text : "", tl);
+	return RH_PROTO_HDR_SIZE + RH_PROTO_ERROR_MIN + tl;
+}
+
+size_t rh_proto_put_bye(uint8_t *buf, size_t cap)
+{
+	return put_header(buf, cap, RH_MSG_BYE, 0, 0) == 0 ? 0 : RH_PROTO_HDR_SIZE;
+}
