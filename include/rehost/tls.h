@@ -13,6 +13,7 @@
 #ifndef REHOST_TLS_H
 #define REHOST_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum rh_tls_role {
@@ -47,6 +48,11 @@ int rh_tls_read(struct rh_tls_conn *c, void *buf, size_t n);
 
 /* Write exactly n bytes. */
 int rh_tls_write(struct rh_tls_conn *c, const void *buf, size_t n);
+
+/* True when a read would not block: decrypted bytes are buffered or the
+ * socket is readable. Lets one thread interleave sending with reading the
+ * peer's occasional replies (OpenSSL objects are not shared by threads). */
+bool rh_tls_readable(struct rh_tls_conn *c);
 
 /* Subject CN of the verified peer certificate. Borrowed. */
 const char *rh_tls_peer_name(const struct rh_tls_conn *c);

@@ -30,6 +30,12 @@ int cmd_errors(int argc, char **argv);
 void usage_errors(FILE *out);
 int cmd_config(int argc, char **argv);
 void usage_config(FILE *out);
+int cmd_keygen(int argc, char **argv);
+void usage_keygen(FILE *out);
+int cmd_target(int argc, char **argv);
+void usage_target(FILE *out);
+int cmd_migrate(int argc, char **argv);
+void usage_migrate(FILE *out);
 
 /* Print the thread's last library error as
  *   rehost: error: <context>: <detail> [SMS.xxxx]

@@ -9,6 +9,9 @@
 #include "rehost/log.h"
 
 static const struct cli_cmd commands[] = {
+	{ "target", cmd_target, "receive disks from an agent into image files or devices", usage_target },
+	{ "migrate", cmd_migrate, "copy source disks to a target, block level, resumable", usage_migrate },
+	{ "keygen", cmd_keygen, "create the TLS keys for agent and target", usage_keygen },
 	{ "errors", cmd_errors, "list the SMS.xxxx error catalogue or explain one code", usage_errors },
 	{ "config", cmd_config, "check a rehost.conf or print the documented defaults", usage_config },
 	{ "version", cmd_version, "print the version", usage_version },

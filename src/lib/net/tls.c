@@ -2,6 +2,7 @@
 #define RH_LOG_COMPONENT "tls"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,4 +410,11 @@ int rh_tls_write(struct rh_tls_conn *c, const void *buf, size_t n)
 const char *rh_tls_peer_name(const struct rh_tls_conn *c)
 {
 	return c->peer;
+}
+
+bool rh_tls_readable(struct rh_tls_conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+	return SSL_pending(c->ssl) > 0 || poll(&pfd, 1, 0) > 0;
 }

@@ -266,16 +266,22 @@ wrong_way:
 			 from_agent ? "agent" : "target");
 }
 
-static size_t put_header(uint8_t *buf, size_t cap, uint16_t type, uint16_t flags,
-			 uint32_t plen)
+static void encode_header(uint8_t *buf, uint16_t type, uint16_t flags, uint32_t plen)
 {
-	if (cap < RH_PROTO_HDR_SIZE + (size_t)plen)
-		return 0;
 	rh_be32enc(buf, RH_PROTO_MAGIC);
 	rh_be16enc(buf + 4, type);
 	rh_be16enc(buf + 6, flags);
 	rh_be32enc(buf + 8, plen);
 	rh_be32enc(buf + 12, 0);
+}
+
+/* Header for a frame whose whole payload the caller writes into buf. */
+static size_t put_header(uint8_t *buf, size_t cap, uint16_t type, uint16_t flags,
+			 uint32_t plen)
+{
+	if (cap < RH_PROTO_HDR_SIZE + (size_t)plen)
+		return 0;
+	encode_header(buf, type, flags, plen);
 	return RH_PROTO_HDR_SIZE;
 }
 
@@ -324,7 +330,8 @@ size_t rh_proto_put_data_hdr(uint8_t *buf, size_t cap, const struct rh_data *d)
 
 	if (cap < RH_PROTO_HDR_SIZE + RH_PROTO_DATA_PREFIX)
 		return 0;
-	put_header(buf, cap, RH_MSG_DATA, d->flags, RH_PROTO_DATA_PREFIX + d->payload_len);
+	/* The payload is sent separately, so only header + prefix must fit. */
+	encode_header(buf, RH_MSG_DATA, d->flags, RH_PROTO_DATA_PREFIX + d->payload_len);
 	rh_be32enc(p, d->disk);
 	rh_be32enc(p + 4, d->length);
 	rh_be64enc(p + 8, d->offset);

@@ -1,0 +1,74 @@
+/*
+ * Block replication: the target's receiver and the agent's sender
+ * (docs/protocol.md for the wire format, docs/replication.md for resume).
+ */
+#ifndef REHOST_REPL_H
+#define REHOST_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rehost/proto.h"
+#include "rehost/tls.h"
+
+/* Frame buffer size that fits any valid frame. */
+#define RH_FRAME_BUF_SIZE (RH_PROTO_HDR_SIZE + RH_PROTO_MAX_PAYLOAD)
+
+/* Read one frame into buf (RH_FRAME_BUF_SIZE bytes) and validate it as
+ * sent by the agent (from_agent) or the target. An ERROR frame from the
+ * peer is returned as its code with the peer's text as detail. */
+int rh_frame_recv(struct rh_tls_conn *c, uint8_t *buf, bool from_agent, struct rh_frame *f);
+
+/* Send an ERROR frame carrying the thread's last error (best effort). */
+void rh_frame_send_error(struct rh_tls_conn *c, int err);
+
+/* ---- target ---- */
+
+struct rh_receiver_opts {
+	const char *disk_dir;       /* image files diskN.raw here, or NULL */
+	const char *const *devices; /* else these block devices/files, in order */
+	size_t ndevices;
+	const char *state_dir;      /* checkpoint for device mode; disk_dir otherwise */
+	bool replace;               /* allow a new job to overwrite another job's disks */
+	uint64_t sync_bytes;        /* make durable at least every this many bytes */
+};
+
+/* Serve one agent connection to the end (BYE, error or disconnect). All
+ * data acknowledged DURABLE is on stable storage. Returns 0 after BYE. */
+int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o);
+
+/* ---- agent ---- */
+
+enum rh_progress_mode { RH_PROGRESS_AUTO, RH_PROGRESS_BAR, RH_PROGRESS_LOG, RH_PROGRESS_JSON,
+			RH_PROGRESS_NONE };
+
+struct rh_migrate_opts {
+	const char *const *disks;   /* source disks (block devices or image files) */
+	size_t ndisks;
+	const char *target;         /* HOST:PORT */
+	const char *key_dir;        /* rehost keygen directory (agent.pem, ca.pem) */
+	const char *state_dir;      /* agent checkpoint directory */
+	int compress_threads;       /* -1 auto, 0 off, 1..3 */
+	uint32_t node_size;         /* buffer node bytes, 1..8 MiB */
+	uint64_t limit_bps;         /* bytes per second on the wire, 0 = unlimited */
+	bool new_job;               /* forget a previous job's checkpoint */
+	enum rh_progress_mode progress;
+	unsigned progress_interval; /* seconds between log lines */
+};
+
+struct rh_migrate_stats {
+	uint64_t total_bytes;       /* bytes planned (used data) over all disks */
+	uint64_t disk_bytes;        /* sum of disk sizes */
+	uint64_t sent_raw;          /* uncompressed bytes sent this run */
+	uint64_t sent_wire;         /* bytes on the wire this run (frames) */
+	uint64_t skipped_resume;    /* planned bytes already durable at start */
+	uint64_t zero_bytes;        /* planned bytes found to be zero */
+	double seconds;
+};
+
+/* Copy the disks to the target, resuming from the target's checkpoint.
+ * Returns 0 when every disk is complete on stable storage. */
+int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st);
+
+#endif

@@ -1,0 +1,432 @@
+/* Target side of block replication: checks the agent's disks against the
+ * target's, writes chunks, and keeps a durable checkpoint so that a new
+ * connection resumes where the last one stopped. */
+#define RH_LOG_COMPONENT "target"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "repl-internal.h"
+#include "rehost/checked.h"
+#include "rehost/crc64.h"
+#include "rehost/err.h"
+#include "rehost/json.h"
+#include "rehost/log.h"
+#include "rehost/repl.h"
+
+#define STATE_FILE "rehost-target.json"
+/* Durable at least this often, so a crash re-sends at most this much. */
+#define DEFAULT_SYNC_BYTES (24u << 20)
+#define SYNC_SECONDS 2
+
+struct tdisk {
+	int fd;
+	bool is_file;
+	char path[4096];
+	uint64_t size, layout;
+	uint32_t state;      /* enum rh_disk_state */
+	uint64_t durable;    /* everything the agent planned below this is on disk */
+	uint64_t written;    /* end of the last chunk written (not yet durable) */
+};
+
+struct receiver {
+	const struct rh_receiver_opts *o;
+	const char *state_dir;
+	struct rh_tls_conn *c;
+	char job_id[RH_PROTO_JOB_ID_LEN + 1];
+	uint32_t ndisks;
+	struct tdisk disks[RH_PROTO_MAX_DISKS];
+	uint8_t *frame, *raw;
+	ZSTD_DCtx *dctx;
+	uint64_t unsynced;
+	struct timespec last_sync;
+};
+
+static int state_save(struct receiver *r)
+{
+	json_t *j = json_pack("{s:i, s:s, s:[]}", "version", 1, "job_id", r->job_id, "disks");
+	char hex[17];
+	int rc;
+
+	if (j == NULL)
+		return RH_ERR_NOMEM;
+	for (uint32_t i = 0; i < r->ndisks; i++) {
+		struct tdisk *d = &r->disks[i];
+
+		repl_hex64(d->layout, hex);
+		json_array_append_new(json_object_get(j, "disks"),
+				      json_pack("{s:s, s:I, s:s, s:i, s:I}", "path", d->path,
+						"size", (json_int_t)d->size, "layout", hex,
+						"state", (int)d->state, "durable",
+						(json_int_t)d->durable));
+	}
+	rc = repl_state_save(r->state_dir, STATE_FILE, j);
+	json_decref(j);
+	return rc;
+}
+
+/* Load the checkpoint if it belongs to this job; returns 1 if it did. */
+static int state_load(struct receiver *r, const struct rh_hello *h)
+{
+	json_t *j = NULL, *disks;
+	const char *job = NULL;
+	int rc;
+
+	rc = repl_state_load(r->state_dir, STATE_FILE, &j);
+	if (rc == RH_ERR_NOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = rh_json_get_str(j, "job_id", &job);
+	disks = json_object_get(j, "disks");
+	if (rc < 0 || !json_is_array(disks)) {
+		rc = rh_seterr(RH_ERR_CORRUPT, "checkpoint in %s is malformed", r->state_dir);
+		goto out;
+	}
+	if (strcmp(job, h->job_id) != 0) {
+		if (!r->o->replace) {
+			rc = rh_seterr(RH_ERR_EXISTS,
+				       "the target holds disks of another migration job (%s); start the target with --replace to overwrite them, or use another --disk-dir",
+				       job);
+			goto out;
+		}
+		rh_log_warn("replacing the disks of job %s with job %s", job, h->job_id);
+		rc = 0;
+		goto out;
+	}
+	if (json_array_size(disks) != h->ndisks) {
+		rc = rh_seterr_sms(RH_ERR_STATE, "SMS.0515",
+				   "the source now has %u disks, the checkpoint %zu; delete the job and migrate again (rehost migrate --new-job)",
+				   h->ndisks, json_array_size(disks));
+		goto out;
+	}
+	for (uint32_t i = 0; i < h->ndisks; i++) {
+		json_t *d = json_array_get(disks, i);
+		const char *layout = NULL;
+		int64_t size, state, durable;
+		char hex[17];
+
+		if (rh_json_get_int(d, "size", 1, INT64_MAX, &size) < 0 ||
+		    rh_json_get_str(d, "layout", &layout) < 0 ||
+		    rh_json_get_int(d, "state", 0, RH_DISK_COMPLETE, &state) < 0 ||
+		    rh_json_get_int(d, "durable", 0, INT64_MAX, &durable) < 0) {
+			rc = rh_seterr(RH_ERR_CORRUPT, "checkpoint disk %u is malformed", i);
+			goto out;
+		}
+		repl_hex64(h->disks[i].layout, hex);
+		if ((uint64_t)size != h->disks[i].size || strcmp(layout, hex) != 0) {
+			rc = rh_seterr_sms(RH_ERR_STATE, "SMS.0515",
+					   "source disk %u changed since the last run (size or partition table); delete the job and migrate again (rehost migrate --new-job)",
+					   i);
+			goto out;
+		}
+		r->disks[i].state = (uint32_t)state;
+		r->disks[i].durable = (uint64_t)durable;
+		r->disks[i].written = (uint64_t)durable;
+	}
+	rc = 1;
+out:
+	json_decref(j);
+	return rc;
+}
+
+static int open_disks(struct receiver *r, const struct rh_hello *h, bool resuming)
+{
+	const struct rh_receiver_opts *o = r->o;
+
+	if (o->disk_dir == NULL && o->ndevices < h->ndisks)
+		return rh_seterr_sms(RH_ERR_INVAL, "MSG.target-disk-count",
+				     "the target has %zu disks but the source migrates %u; attach more disks to the target",
+				     o->ndevices, h->ndisks);
+	for (uint32_t i = 0; i < h->ndisks; i++) {
+		struct tdisk *d = &r->disks[i];
+		struct stat st;
+
+		d->size = h->disks[i].size;
+		d->layout = h->disks[i].layout;
+		if (o->disk_dir != NULL) {
+			int flags = O_RDWR | O_CREAT | O_CLOEXEC | (resuming ? 0 : O_TRUNC);
+
+			snprintf(d->path, sizeof d->path, "%s/disk%u.raw", o->disk_dir, i);
+			d->fd = open(d->path, flags, 0600);
+			if (d->fd < 0)
+				return rh_seterr_errno(errno, "cannot create %s", d->path);
+			/* A sparse file: what is never written reads as zeros. */
+			if (ftruncate(d->fd, (off_t)d->size) < 0)
+				return rh_seterr_errno(errno, "cannot size %s to %" PRIu64 " bytes",
+						       d->path, d->size);
+		} else {
+			uint64_t have = 0;
+
+			snprintf(d->path, sizeof d->path, "%s", o->devices[i]);
+			d->fd = open(d->path, O_RDWR | O_CLOEXEC);
+			if (d->fd < 0)
+				return rh_seterr_errno(errno, "cannot open target disk %s", d->path);
+			if (fstat(d->fd, &st) == 0 && S_ISBLK(st.st_mode))
+				ioctl(d->fd, BLKGETSIZE64, &have);
+			else if (fstat(d->fd, &st) == 0)
+				have = (uint64_t)st.st_size;
+			if (have < d->size)
+				return rh_seterr_sms(RH_ERR_INVAL, "MSG.target-disk-size",
+						     "target disk %s has %" PRIu64 " bytes, smaller than source disk %u (%" PRIu64 " bytes); use a larger target disk",
+						     d->path, have, i, d->size);
+		}
+		if (fstat(d->fd, &st) == 0)
+			d->is_file = S_ISREG(st.st_mode);
+	}
+	return 0;
+}
+
+static int make_durable(struct receiver *r)
+{
+	for (uint32_t i = 0; i < r->ndisks; i++) {
+		struct tdisk *d = &r->disks[i];
+
+		if (d->written == d->durable && d->state != RH_DISK_PARTIAL)
+			continue;
+		if (fdatasync(d->fd) < 0)
+			return rh_seterr_errno(errno, "cannot sync %s", d->path);
+		d->durable = d->written;
+	}
+	r->unsynced = 0;
+	clock_gettime(CLOCK_MONOTONIC, &r->last_sync);
+	return state_save(r);
+}
+
+static int send_pos(struct receiver *r, uint16_t type, uint32_t disk)
+{
+	uint8_t buf[RH_PROTO_HDR_SIZE + RH_PROTO_POS_SIZE];
+	struct rh_position p = { .disk = disk, .offset = r->disks[disk].durable };
+
+	return rh_tls_write(r->c, buf, rh_proto_put_pos(buf, sizeof buf, type, &p));
+}
+
+static int zero_range(struct tdisk *d, uint64_t off, uint32_t len, uint8_t *scratch)
+{
+	uint64_t range[2] = { off, len };
+
+	/* Files: punch a hole, which also keeps the image sparse. Devices:
+	 * let the device zero it; else write zeros. */
+	if (d->is_file &&
+	    fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, len) == 0)
+		return 0;
+	if (!d->is_file && ioctl(d->fd, BLKZEROOUT, range) == 0)
+		return 0;
+	memset(scratch, 0, len);
+	if (pwrite(d->fd, scratch, len, (off_t)off) != (ssize_t)len)
+		return rh_seterr_errno(errno ? errno : EIO, "cannot write %s", d->path);
+	return 0;
+}
+
+static int handle_data(struct receiver *r, const struct rh_data *dt)
+{
+	struct tdisk *d;
+	const uint8_t *bytes = dt->payload;
+	uint64_t end;
+	ssize_t w;
+
+	if (dt->disk >= r->ndisks)
+		return rh_seterr(RH_ERR_PROTO, "DATA for disk %u of %u", dt->disk, r->ndisks);
+	d = &r->disks[dt->disk];
+	if (RH_ADD_OVERFLOW(dt->offset, (uint64_t)dt->length, &end) || end > d->size)
+		return rh_seterr(RH_ERR_PROTO, "DATA [%" PRIu64 ", +%u) beyond disk %u size %" PRIu64,
+				 dt->offset, dt->length, dt->disk, d->size);
+	/* In-order delivery is what makes "durable below X" meaningful. */
+	if (dt->offset < d->written)
+		return rh_seterr(RH_ERR_PROTO, "DATA at %" PRIu64 " behind position %" PRIu64 " of disk %u",
+				 dt->offset, d->written, dt->disk);
+	if (d->state == RH_DISK_COMPLETE)
+		return rh_seterr(RH_ERR_PROTO, "DATA for completed disk %u", dt->disk);
+
+	if (dt->flags & RH_DATA_ZERO) {
+		int rc = zero_range(d, dt->offset, dt->length, r->raw);
+
+		if (rc < 0)
+			return rc;
+	} else {
+		if (dt->flags & RH_DATA_ZSTD) {
+			size_t n = ZSTD_decompressDCtx(r->dctx, r->raw, RH_PROTO_MAX_CHUNK,
+						       dt->payload, dt->payload_len);
+
+			if (ZSTD_isError(n) || n != dt->length)
+				return rh_seterr(RH_ERR_CORRUPT,
+						 "chunk at %" PRIu64 " of disk %u does not decompress to %u bytes: %s",
+						 dt->offset, dt->disk, dt->length,
+						 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size");
+			bytes = r->raw;
+		}
+		if (rh_crc64_update(0, bytes, dt->length) != dt->crc64)
+			return rh_seterr(RH_ERR_CORRUPT,
+					 "chunk at %" PRIu64 " of disk %u fails its CRC-64 check",
+					 dt->offset, dt->disk);
+		w = pwrite(d->fd, bytes, dt->length, (off_t)dt->offset);
+		if (w != (ssize_t)dt->length) {
+			int e = w < 0 ? errno : ENOSPC;
+
+			if (e == ENOSPC || e == EDQUOT)
+				return rh_seterr_sms(RH_ERR_NOSPACE, "SMS.0805",
+						     "target %s is full writing %u bytes at %" PRIu64 "; free space on the target and run the same command again",
+						     d->path, dt->length, dt->offset);
+			return rh_seterr_errno(e, "cannot write %s at %" PRIu64, d->path, dt->offset);
+		}
+	}
+	d->written = end;
+	d->state = RH_DISK_PARTIAL;
+	r->unsynced += dt->length;
+	return 0;
+}
+
+static bool sync_due(struct receiver *r)
+{
+	struct timespec now;
+
+	if (r->unsynced >= (r->o->sync_bytes ? r->o->sync_bytes : DEFAULT_SYNC_BYTES))
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return r->unsynced > 0 && now.tv_sec - r->last_sync.tv_sec >= SYNC_SECONDS;
+}
+
+static int hello(struct receiver *r, const struct rh_hello *h)
+{
+	uint8_t buf[RH_PROTO_HDR_SIZE + RH_PROTO_HELLO_OK_SIZE(RH_PROTO_MAX_DISKS)];
+	struct rh_hello_ok ok = { .version = RH_PROTO_VERSION, .ndisks = h->ndisks };
+	int resuming, rc;
+
+	memcpy(r->job_id, h->job_id, sizeof r->job_id);
+	r->ndisks = h->ndisks;
+	resuming = state_load(r, h);
+	if (resuming < 0)
+		return resuming;
+	rc = open_disks(r, h, resuming == 1);
+	if (rc < 0)
+		return rc;
+	rc = state_save(r);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < r->ndisks; i++) {
+		ok.disks[i].state = r->disks[i].state;
+		ok.disks[i].resume_offset = r->disks[i].durable;
+		rh_log_info("disk %u: %s, %" PRIu64 " bytes, %s at %" PRIu64, i, r->disks[i].path,
+			    r->disks[i].size,
+			    r->disks[i].state == RH_DISK_COMPLETE ? "complete"
+			    : resuming == 1 ? "resuming" : "new", r->disks[i].durable);
+	}
+	return rh_tls_write(r->c, buf, rh_proto_put_hello_ok(buf, sizeof buf, &ok));
+}
+
+int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
+{
+	struct receiver *r;
+	struct rh_frame f;
+	bool greeted = false;
+	int rc;
+
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return RH_ERR_NOMEM;
+	for (size_t i = 0; i < RH_PROTO_MAX_DISKS; i++)
+		r->disks[i].fd = -1;
+	r->o = o;
+	r->c = c;
+	r->state_dir = o->disk_dir ? o->disk_dir : o->state_dir;
+	r->frame = malloc(RH_FRAME_BUF_SIZE);
+	r->raw = malloc(RH_PROTO_MAX_CHUNK);
+	r->dctx = ZSTD_createDCtx();
+	if (r->frame == NULL || r->raw == NULL || r->dctx == NULL) {
+		rc = RH_ERR_NOMEM;
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &r->last_sync);
+	for (;;) {
+		rc = rh_frame_recv(c, r->frame, true, &f);
+		if (rc < 0)
+			goto out_err;
+		if (!greeted && f.type != RH_MSG_HELLO) {
+			rc = rh_seterr(RH_ERR_PROTO, "expected HELLO, got %s", rh_proto_msg_name(f.type));
+			goto out_err;
+		}
+		switch (f.type) {
+		case RH_MSG_HELLO:
+			if (greeted) {
+				rc = rh_seterr(RH_ERR_PROTO, "second HELLO");
+				goto out_err;
+			}
+			rh_log_info("job %s from %s: %u disks, chunks up to %u bytes", f.u.hello.job_id,
+				    rh_tls_peer_name(c), f.u.hello.ndisks, f.u.hello.chunk_size);
+			rc = hello(r, &f.u.hello);
+			greeted = true;
+			break;
+		case RH_MSG_DATA:
+			rc = handle_data(r, &f.u.data);
+			if (rc == 0 && sync_due(r) && (rc = make_durable(r)) == 0)
+				rc = send_pos(r, RH_MSG_DURABLE, f.u.data.disk);
+			break;
+		case RH_MSG_CHECKPOINT:
+			if (f.u.pos.disk >= r->ndisks) {
+				rc = rh_seterr(RH_ERR_PROTO, "CHECKPOINT for disk %u", f.u.pos.disk);
+				break;
+			}
+			rc = make_durable(r);
+			if (rc == 0)
+				rc = send_pos(r, RH_MSG_DURABLE, f.u.pos.disk);
+			break;
+		case RH_MSG_DISK_END:
+			if (f.u.pos.disk >= r->ndisks) {
+				rc = rh_seterr(RH_ERR_PROTO, "DISK_END for disk %u", f.u.pos.disk);
+				break;
+			}
+			/* Complete only once the data is on stable storage. */
+			r->disks[f.u.pos.disk].written = r->disks[f.u.pos.disk].size;
+			r->disks[f.u.pos.disk].state = RH_DISK_PARTIAL;
+			rc = make_durable(r);
+			if (rc == 0) {
+				r->disks[f.u.pos.disk].state = RH_DISK_COMPLETE;
+				rc = state_save(r);
+			}
+			if (rc == 0) {
+				rh_log_info("disk %u complete: %s", f.u.pos.disk,
+					    r->disks[f.u.pos.disk].path);
+				rc = send_pos(r, RH_MSG_DISK_DONE, f.u.pos.disk);
+			}
+			break;
+		case RH_MSG_BYE:
+			rh_log_info("job %s: agent finished", r->job_id);
+			rc = make_durable(r);
+			goto out;
+		default:
+			rc = rh_seterr(RH_ERR_PROTO, "unexpected %s", rh_proto_msg_name(f.type));
+			break;
+		}
+		if (rc < 0)
+			goto out_err;
+	}
+out_err:
+	rh_frame_send_error(c, rc); /* best effort: the peer may be gone */
+	if (greeted) {
+		/* Keep what was written: make it durable so a rerun resumes after it. */
+		int saved = rc;
+		char msg[1024];
+
+		snprintf(msg, sizeof msg, "%s", rh_lasterr());
+		make_durable(r);
+		rh_seterr_sms(saved, rh_err_sms_code(saved), "%s", msg);
+	}
+out:
+	for (uint32_t i = 0; i < RH_PROTO_MAX_DISKS; i++)
+		if (r->disks[i].fd >= 0)
+			close(r->disks[i].fd);
+	ZSTD_freeDCtx(r->dctx);
+	free(r->frame);
+	free(r->raw);
+	free(r);
+	return rc;
+}

@@ -1,0 +1,621 @@
+/*
+ * Agent side of block replication. A reader thread fills the 6 buffer
+ * nodes in order, up to 3 worker threads compress them, and the calling
+ * thread sends them in order through the rate limiter, reading the
+ * target's DURABLE/DISK_DONE replies between frames (one thread owns the
+ * TLS connection). Node n holds frame sequence numbers n, n+6, n+12...
+ */
+#define RH_LOG_COMPONENT "migrate"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "repl-internal.h"
+#include "rehost/checked.h"
+#include "rehost/crc64.h"
+#include "rehost/err.h"
+#include "rehost/json.h"
+#include "rehost/log.h"
+#include "rehost/net.h"
+#include "rehost/num.h"
+#include "rehost/ratelimit.h"
+#include "rehost/repl.h"
+
+#define NNODES 6
+#define JOB_FILE "rehost-agent-job.json"
+
+enum node_state { N_FREE, N_READ, N_BUSY, N_READY };
+
+struct node {
+	enum node_state state;
+	uint64_t seq;
+	bool disk_end;            /* marker: all chunks of `disk` are queued */
+	bool zero;
+	uint32_t disk, len;
+	uint64_t off, crc;
+	uint8_t *raw;             /* node_size bytes read from the disk */
+	uint8_t *z;               /* compressed bytes, or NULL when sent raw */
+	size_t zlen, zcap;
+};
+
+struct sender {
+	const struct rh_migrate_opts *o;
+	struct rh_migrate_stats *st;
+	int fds[RH_PROTO_MAX_DISKS];
+	uint64_t sizes[RH_PROTO_MAX_DISKS], layouts[RH_PROTO_MAX_DISKS];
+	struct repl_plan plans[RH_PROTO_MAX_DISKS];
+	struct rh_hello_ok ok;
+	int threads;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct node nodes[NNODES];
+	bool reader_done, stop;
+	int reader_err;
+	char reader_msg[1024];
+
+	/* progress, under mu */
+	uint64_t done_raw, done_wire, durable_bytes;
+	struct timespec t0;
+	struct { double t; uint64_t raw, wire; } hist[8]; /* one sample a second */
+	unsigned nhist;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Compression threads for "auto" (INVENTORY §2.3): the idle cores at
+ * start, capped at 3; none on a single core. */
+static int auto_threads(void)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	double load[1] = { 0 };
+	double idle;
+
+	if (cores <= 1)
+		return 0;
+	if (cores >= 32)
+		return 3;
+	getloadavg(load, 1);
+	idle = (double)cores - load[0];
+	if (idle < 1)
+		return 0;
+	return idle >= 3 ? 3 : (int)idle;
+}
+
+/* ---- reader ---- */
+
+static struct node *wait_free(struct sender *s, uint64_t seq)
+{
+	struct node *n = &s->nodes[seq % NNODES];
+
+	while (n->state != N_FREE && !s->stop)
+		pthread_cond_wait(&s->cv, &s->mu);
+	return s->stop ? NULL : n;
+}
+
+static int read_full(int fd, uint8_t *buf, uint32_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t r = pread(fd, buf, len, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		buf += r;
+		len -= (uint32_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct sender *s = arg;
+	uint64_t seq = 0;
+	int rc = 0;
+
+	for (uint32_t d = 0; d < s->o->ndisks && rc == 0; d++) {
+		const struct repl_plan *p = &s->plans[d];
+		uint64_t from = s->ok.disks[d].resume_offset;
+
+		if (s->ok.disks[d].state == RH_DISK_COMPLETE)
+			continue;
+		for (size_t i = 0; i < p->n && rc == 0; i++) {
+			uint64_t pos = RH_MAX(p->r[i].off, from), end = p->r[i].off + p->r[i].len;
+
+			while (pos < end) {
+				/* Chunks end on node-size boundaries so that runs
+				 * with different resume points read the same chunks. */
+				uint64_t boundary = (pos / s->o->node_size + 1) * s->o->node_size;
+				uint32_t len = (uint32_t)(RH_MIN(end, boundary) - pos);
+				struct node *n;
+
+				pthread_mutex_lock(&s->mu);
+				n = wait_free(s, seq);
+				pthread_mutex_unlock(&s->mu);
+				if (n == NULL)
+					goto out;
+				rc = read_full(s->fds[d], n->raw, len, pos);
+				if (rc < 0) {
+					rc = rh_seterr_errno(-rc, "cannot read source disk %s at %" PRIu64,
+							     s->o->disks[d], pos);
+					goto out;
+				}
+				n->disk = d;
+				n->off = pos;
+				n->len = len;
+				n->disk_end = false;
+				n->zero = all_zero(n->raw, len);
+				n->crc = n->zero ? 0 : rh_crc64_update(0, n->raw, len);
+				n->zlen = 0;
+				pthread_mutex_lock(&s->mu);
+				n->seq = seq++;
+				n->state = (n->zero || s->threads == 0) ? N_READY : N_READ;
+				pthread_cond_broadcast(&s->cv);
+				pthread_mutex_unlock(&s->mu);
+				pos += len;
+			}
+		}
+		/* A marker node tells the sender the disk is fully queued. */
+		pthread_mutex_lock(&s->mu);
+		{
+			struct node *n = wait_free(s, seq);
+
+			if (n == NULL) {
+				pthread_mutex_unlock(&s->mu);
+				goto out;
+			}
+			n->disk_end = true;
+			n->disk = d;
+			n->len = 0;
+			n->seq = seq++;
+			n->state = N_READY;
+			pthread_cond_broadcast(&s->cv);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+out:
+	pthread_mutex_lock(&s->mu);
+	s->reader_done = true;
+	s->reader_err = rc;
+	if (rc < 0)
+		snprintf(s->reader_msg, sizeof s->reader_msg, "%s", rh_lasterr());
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- compressors ---- */
+
+static void *worker_main(void *arg)
+{
+	struct sender *s = arg;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct node *n = NULL;
+
+		while (!s->stop) {
+			for (int i = 0; i < NNODES; i++)
+				if (s->nodes[i].state == N_READ)
+					n = &s->nodes[i];
+			if (n != NULL || s->reader_done)
+				break;
+			pthread_cond_wait(&s->cv, &s->mu);
+		}
+		if (n == NULL)
+			break;
+		n->state = N_BUSY;
+		pthread_mutex_unlock(&s->mu);
+		n->zlen = 0;
+		if (cctx != NULL) {
+			/* Level 1: the network, not the ratio, is the bottleneck. */
+			size_t z = ZSTD_compressCCtx(cctx, n->z, n->zcap, n->raw, n->len, 1);
+
+			if (!ZSTD_isError(z) && z < n->len)
+				n->zlen = z; /* else send raw: it did not shrink */
+		}
+		pthread_mutex_lock(&s->mu);
+		n->state = N_READY;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	ZSTD_freeCCtx(cctx);
+	return NULL;
+}
+
+/* ---- progress ---- */
+
+static void progress_sample(struct sender *s, bool force)
+{
+	static const char *const spin = "|/-\\";
+	double t = now_s() - s->st->seconds, rate_raw = 0, rate_wire = 0, eta = -1;
+	uint64_t total = s->st->total_bytes, done;
+	unsigned h = s->nhist % 8, old;
+	char tb[32], db[32];
+	(void)spin;
+
+	if (!force && s->nhist > 0 && t - s->hist[(s->nhist - 1) % 8].t < 1.0)
+		return;
+	s->hist[h].t = t;
+	s->hist[h].raw = s->done_raw;
+	s->hist[h].wire = s->done_wire;
+	s->nhist++;
+	/* Rate over the last 5 s (INVENTORY §2.2), before and after compression. */
+	old = s->nhist > 6 ? (s->nhist - 6) % 8 : 0;
+	if (t - s->hist[old].t > 0.2) {
+		rate_raw = (double)(s->done_raw - s->hist[old].raw) / (t - s->hist[old].t);
+		rate_wire = (double)(s->done_wire - s->hist[old].wire) / (t - s->hist[old].t);
+	}
+	done = s->done_raw + s->st->skipped_resume;
+	if (rate_raw > 0 && total >= done)
+		eta = (double)(total - done) / rate_raw;
+
+	if (s->o->progress == RH_PROGRESS_NONE)
+		return;
+	if (s->o->progress == RH_PROGRESS_JSON) {
+		printf("{\"elapsed_s\":%.1f,\"total_bytes\":%" PRIu64 ",\"replicated_bytes\":%" PRIu64
+		       ",\"durable_bytes\":%" PRIu64 ",\"wire_bytes\":%" PRIu64
+		       ",\"rate_mbit\":%.1f,\"wire_rate_mbit\":%.1f,\"remaining_s\":%.0f}\n",
+		       t, total, done, s->durable_bytes, s->done_wire, rate_raw * 8 / 1e6,
+		       rate_wire * 8 / 1e6, eta);
+		fflush(stdout);
+		return;
+	}
+	rh_format_size(total, tb, sizeof tb);
+	rh_format_size(done, db, sizeof db);
+	if (s->o->progress == RH_PROGRESS_BAR) {
+		int pct = total ? (int)(100.0 * (double)done / (double)total) : 100, w = pct * 30 / 100;
+		char bar[31];
+
+		memset(bar, '#', (size_t)w);
+		memset(bar + w, '.', (size_t)(30 - w));
+		bar[30] = '\0';
+		fprintf(stderr, "\r[%s] %3d%% %s/%s %.0f Mbit/s (wire %.0f) ETA %s%.0fs   ", bar, pct,
+			db, tb, rate_raw * 8 / 1e6, rate_wire * 8 / 1e6, eta < 0 ? "?" : "",
+			eta < 0 ? 0 : eta);
+		return;
+	}
+	if (force || (unsigned)t / s->o->progress_interval !=
+			     (unsigned)s->hist[(s->nhist + 6) % 8].t / s->o->progress_interval)
+		rh_log_info("speed %.1f Mbit/s (wire %.1f Mbit/s), progress %.1f%%, total size %s, replicate size %s, remaining %.0f s",
+			    rate_raw * 8 / 1e6, rate_wire * 8 / 1e6,
+			    total ? 100.0 * (double)done / (double)total : 100.0, tb, db,
+			    eta < 0 ? 0 : eta);
+}
+
+/* ---- sending ---- */
+
+static int handle_reply(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf,
+			int want_done_disk)
+{
+	struct rh_frame f;
+	int rc;
+
+	for (;;) {
+		if (want_done_disk < 0 && !rh_tls_readable(c))
+			return 0;
+		rc = rh_frame_recv(c, fbuf, false, &f);
+		if (rc < 0)
+			return rc;
+		if (f.type == RH_MSG_DURABLE) {
+			s->durable_bytes = f.u.pos.offset;
+			continue;
+		}
+		if (f.type == RH_MSG_DISK_DONE && (int)f.u.pos.disk == want_done_disk)
+			return 0;
+		return rh_seterr(RH_ERR_PROTO, "unexpected %s from target", rh_proto_msg_name(f.type));
+	}
+}
+
+static int send_node(struct sender *s, struct rh_tls_conn *c, struct rh_ratelimit *rl,
+		     struct node *n, uint8_t *fbuf)
+{
+	uint8_t hdr[RH_PROTO_HDR_SIZE + RH_PROTO_DATA_PREFIX + RH_PROTO_POS_SIZE];
+	struct rh_data d = { .disk = n->disk, .length = n->len, .offset = n->off, .crc64 = n->crc,
+			     .seq = n->seq };
+	const uint8_t *payload = NULL;
+	size_t hl;
+	int rc;
+
+	if (n->disk_end) {
+		struct rh_position p = { .disk = n->disk, .offset = s->sizes[n->disk] };
+
+		rc = rh_tls_write(c, hdr, rh_proto_put_pos(hdr, sizeof hdr, RH_MSG_DISK_END, &p));
+		if (rc == 0)
+			rc = handle_reply(s, c, fbuf, (int)n->disk);
+		if (rc == 0)
+			rh_log_info("disk %u (%s) complete on the target", n->disk, s->o->disks[n->disk]);
+		return rc;
+	}
+	if (n->zero) {
+		d.flags = RH_DATA_ZERO;
+	} else if (n->zlen > 0) {
+		d.flags = RH_DATA_ZSTD;
+		d.payload_len = (uint32_t)n->zlen;
+		payload = n->z;
+	} else {
+		d.payload_len = n->len;
+		payload = n->raw;
+	}
+	hl = rh_proto_put_data_hdr(hdr, sizeof hdr, &d);
+	if (rl != NULL && (rc = rh_ratelimit_take(rl, hl + d.payload_len)) < 0)
+		return rc;
+	rc = rh_tls_write(c, hdr, hl);
+	if (rc == 0 && payload != NULL)
+		rc = rh_tls_write(c, payload, d.payload_len);
+	if (rc < 0)
+		return rc;
+	s->done_raw += n->len;
+	s->done_wire += hl + d.payload_len;
+	if (n->zero)
+		s->st->zero_bytes += n->len;
+	return handle_reply(s, c, fbuf, -1);
+}
+
+static int pump(struct sender *s, struct rh_tls_conn *c)
+{
+	struct rh_ratelimit *rl = NULL;
+	uint8_t *fbuf = malloc(RH_FRAME_BUF_SIZE);
+	pthread_t reader, workers[3];
+	int nworkers = 0, rc = 0;
+
+	if (fbuf == NULL)
+		return RH_ERR_NOMEM;
+	if (s->o->limit_bps > 0 && (rc = rh_ratelimit_new(s->o->limit_bps, 0, &rl)) < 0)
+		goto out_free;
+	if (pthread_create(&reader, NULL, reader_main, s) != 0) {
+		rc = rh_seterr(RH_ERR_NOMEM, "cannot start reader thread");
+		goto out_free;
+	}
+	for (int i = 0; i < s->threads; i++)
+		if (pthread_create(&workers[nworkers], NULL, worker_main, s) == 0)
+			nworkers++;
+
+	for (uint64_t seq = 0;; seq++) {
+		struct node *n = &s->nodes[seq % NNODES];
+
+		pthread_mutex_lock(&s->mu);
+		while (!(n->state == N_READY && n->seq == seq) && !(s->reader_done && n->state == N_FREE))
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (n->state != N_READY) {
+			/* Reader finished and nothing more is queued. */
+			rc = s->reader_err;
+			if (rc < 0)
+				rh_seterr(rc, "%s", s->reader_msg);
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		pthread_mutex_unlock(&s->mu);
+		rc = send_node(s, c, rl, n, fbuf);
+		pthread_mutex_lock(&s->mu);
+		n->state = N_FREE;
+		pthread_cond_broadcast(&s->cv);
+		progress_sample(s, false);
+		pthread_mutex_unlock(&s->mu);
+		if (rc < 0)
+			break;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(reader, NULL);
+	for (int i = 0; i < nworkers; i++)
+		pthread_join(workers[i], NULL);
+out_free:
+	rh_ratelimit_free(rl);
+	free(fbuf);
+	return rc;
+}
+
+/* ---- job identity ---- */
+
+static int job_id_for(struct sender *s, char id[RH_PROTO_JOB_ID_LEN + 1])
+{
+	const struct rh_migrate_opts *o = s->o;
+	json_t *j = NULL, *disks;
+	const char *old = NULL, *tgt = NULL;
+	uint8_t rnd[RH_PROTO_JOB_ID_LEN / 2];
+	int rc;
+
+	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
+		return rh_seterr_errno(errno, "cannot create state directory %s", o->state_dir);
+	rc = repl_state_load(o->state_dir, JOB_FILE, &j);
+	if (rc == 0 && !o->new_job && rh_json_get_str(j, "job_id", &old) == 0 &&
+	    rh_json_get_str(j, "target", &tgt) == 0 && strcmp(tgt, o->target) == 0 &&
+	    strlen(old) == RH_PROTO_JOB_ID_LEN &&
+	    json_array_size(disks = json_object_get(j, "disks")) == o->ndisks) {
+		bool same = true;
+
+		for (size_t i = 0; i < o->ndisks; i++)
+			same = same && json_is_string(json_array_get(disks, i)) &&
+			       strcmp(json_string_value(json_array_get(disks, i)), o->disks[i]) == 0;
+		if (same) {
+			memcpy(id, old, RH_PROTO_JOB_ID_LEN + 1);
+			json_decref(j);
+			rh_log_info("resuming job %s", id);
+			return 0;
+		}
+	}
+	json_decref(j);
+	if (rc < 0 && rc != RH_ERR_NOTFOUND)
+		return rc;
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		return rh_seterr_errno(errno, "getrandom");
+	for (size_t i = 0; i < sizeof rnd; i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	j = json_pack("{s:s, s:s, s:[]}", "job_id", id, "target", o->target, "disks");
+	if (j == NULL)
+		return RH_ERR_NOMEM;
+	for (size_t i = 0; i < o->ndisks; i++)
+		json_array_append_new(json_object_get(j, "disks"), json_string(o->disks[i]));
+	rc = repl_state_save(o->state_dir, JOB_FILE, j);
+	json_decref(j);
+	if (rc == 0)
+		rh_log_info("new job %s", id);
+	return rc;
+}
+
+/* ---- entry point ---- */
+
+int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
+{
+	struct sender *s;
+	struct rh_tls_ctx *ctx = NULL;
+	struct rh_tls_conn *c = NULL;
+	struct rh_hello h = { .version = RH_PROTO_VERSION };
+	struct rh_frame f;
+	uint8_t *fbuf = NULL;
+	int fd = -1, rc;
+
+	memset(st, 0, sizeof *st);
+	if (o->ndisks == 0 || o->ndisks > RH_PROTO_MAX_DISKS)
+		return rh_seterr(RH_ERR_INVAL, "between 1 and %u disks", RH_PROTO_MAX_DISKS);
+	if (o->node_size < (1u << 20) || o->node_size > RH_PROTO_MAX_CHUNK)
+		return rh_seterr(RH_ERR_RANGE, "buffer node size %u outside 1 to 8 MiB", o->node_size);
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return RH_ERR_NOMEM;
+	s->o = o;
+	s->st = st;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	for (size_t i = 0; i < RH_PROTO_MAX_DISKS; i++)
+		s->fds[i] = -1;
+	s->threads = o->compress_threads < 0 ? auto_threads() : RH_MIN(o->compress_threads, 3);
+	for (int i = 0; i < NNODES; i++) {
+		s->nodes[i].raw = malloc(o->node_size);
+		s->nodes[i].zcap = ZSTD_compressBound(o->node_size);
+		s->nodes[i].z = s->threads > 0 ? malloc(s->nodes[i].zcap) : NULL;
+		if (s->nodes[i].raw == NULL || (s->threads > 0 && s->nodes[i].z == NULL)) {
+			rc = RH_ERR_NOMEM;
+			goto out;
+		}
+	}
+
+	/* Open and fingerprint every disk before touching the network. */
+	for (size_t i = 0; i < o->ndisks; i++) {
+		s->fds[i] = open(o->disks[i], O_RDONLY | O_CLOEXEC);
+		if (s->fds[i] < 0) {
+			rc = rh_seterr_errno(errno, "cannot open source disk %s", o->disks[i]);
+			goto out;
+		}
+		rc = repl_layout_fingerprint(s->fds[i], o->disks[i], &s->sizes[i], &s->layouts[i]);
+		if (rc < 0)
+			goto out;
+		h.disks[i].size = s->sizes[i];
+		h.disks[i].layout = s->layouts[i];
+		st->disk_bytes += s->sizes[i];
+	}
+	h.ndisks = (uint32_t)o->ndisks;
+	h.chunk_size = o->node_size;
+	rc = job_id_for(s, h.job_id);
+	if (rc < 0)
+		goto out;
+
+	rc = rh_tls_ctx_new(RH_TLS_AGENT, o->key_dir, &ctx);
+	if (rc < 0)
+		goto out;
+	fd = rh_net_connect(o->target, RH_PROTO_DEFAULT_PORT, 10000);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	rc = rh_tls_handshake(ctx, fd, &c);
+	if (rc < 0)
+		goto out;
+	fd = -1;
+	fbuf = malloc(RH_FRAME_BUF_SIZE);
+	if (fbuf == NULL) {
+		rc = RH_ERR_NOMEM;
+		goto out;
+	}
+	rc = rh_tls_write(c, fbuf, rh_proto_put_hello(fbuf, RH_FRAME_BUF_SIZE, &h));
+	if (rc == 0)
+		rc = rh_frame_recv(c, fbuf, false, &f);
+	if (rc < 0)
+		goto out;
+	if (f.type != RH_MSG_HELLO_OK || f.u.hello_ok.ndisks != h.ndisks) {
+		rc = rh_seterr(RH_ERR_PROTO, "target answered HELLO with %s", rh_proto_msg_name(f.type));
+		goto out;
+	}
+	s->ok = f.u.hello_ok;
+
+	for (size_t i = 0; i < o->ndisks; i++) {
+		uint64_t from = s->ok.disks[i].resume_offset;
+
+		if (from > s->sizes[i]) {
+			rc = rh_seterr(RH_ERR_PROTO, "target resume point beyond disk %zu", i);
+			goto out;
+		}
+		rc = repl_plan_build(s->fds[i], s->sizes[i], &s->plans[i]);
+		if (rc < 0)
+			goto out;
+		st->total_bytes += s->plans[i].bytes;
+		if (s->ok.disks[i].state == RH_DISK_COMPLETE)
+			st->skipped_resume += s->plans[i].bytes;
+		else
+			st->skipped_resume += s->plans[i].bytes - repl_plan_bytes_from(&s->plans[i], from);
+		rh_log_info("disk %zu: %s, %" PRIu64 " bytes, %" PRIu64 " to copy, %s", i, o->disks[i],
+			    s->sizes[i], s->plans[i].bytes,
+			    s->ok.disks[i].state == RH_DISK_COMPLETE ? "already complete"
+			    : from > 0 ? "resuming" : "starting");
+	}
+	rh_log_info("compression: %s", s->threads ? "zstd" : "off");
+	st->seconds = now_s();
+	rc = pump(s, c);
+	pthread_mutex_lock(&s->mu);
+	progress_sample(s, true);
+	pthread_mutex_unlock(&s->mu);
+	if (o->progress == RH_PROGRESS_BAR)
+		fputc('\n', stderr);
+	st->seconds = now_s() - st->seconds;
+	st->sent_raw = s->done_raw;
+	st->sent_wire = s->done_wire;
+	if (rc == 0)
+		rc = rh_tls_write(c, fbuf, rh_proto_put_bye(fbuf, RH_FRAME_BUF_SIZE));
+	else if (rc != RH_ERR_PROTO && rc != RH_ERR_CONNECT)
+		rh_frame_send_error(c, rc);
+out:
+	rh_tls_close(c);
+	if (fd >= 0)
+		close(fd);
+	rh_tls_ctx_free(ctx);
+	free(fbuf);
+	for (size_t i = 0; i < RH_PROTO_MAX_DISKS; i++) {
+		if (s->fds[i] >= 0)
+			close(s->fds[i]);
+		repl_plan_release(&s->plans[i]);
+	}
+	for (int i = 0; i < NNODES; i++) {
+		free(s->nodes[i].raw);
+		free(s->nodes[i].z);
+	}
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+	return rc;
+}
