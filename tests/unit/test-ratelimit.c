@@ -96,11 +96,13 @@ static void test_oversize(void **state)
 	assert_true(rh_ratelimit_delay_ns(rl, SIZE_MAX) == UINT64_MAX);
 	rh_ratelimit_free(rl);
 
-	assert_int_equal(rh_ratelimit_new(10 * MIB, 64 * KIB, &rl), 0);
+	/* t0 before creation: the wait counts from then, so el >= 100 ms
+	 * however long this thread is preempted in between. */
 	t0 = now_ns();
+	assert_int_equal(rh_ratelimit_new(10 * MIB, 64 * KIB, &rl), 0);
 	assert_int_equal(rh_ratelimit_take(rl, 1 * MIB), 0);
 	el = now_ns() - t0;
-	assert_true(el >= 99 * MS && el < 1000 * MS);
+	assert_true(el >= 100 * MS && el < 1000 * MS);
 	rh_ratelimit_free(rl);
 }
 
@@ -113,10 +115,11 @@ static void test_rate_change(void **state)
 	assert_int_equal(rh_ratelimit_new(1000000, 0, &rl), 0);
 	d = rh_ratelimit_delay_ns(rl, 100000);
 	assert_true(d <= 100 * MS && d > 90 * MS);
-	/* The 100 kB debt is repaid ten times faster at the new rate. */
+	/* The 100 kB debt is repaid ten times faster at the new rate (at most
+	 * 10 ms instead of 100; less if time passed in between). */
 	rh_ratelimit_set_rate(rl, 10000000);
 	d = rh_ratelimit_delay_ns(rl, 0);
-	assert_true(d <= 10 * MS && d > 5 * MS);
+	assert_true(d <= 10 * MS && d > 0);
 	/* Unlimited: nothing waits. */
 	rh_ratelimit_set_rate(rl, 0);
 	assert_int_equal(rh_ratelimit_delay_ns(rl, 1 << 30), 0);
