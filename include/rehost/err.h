@@ -58,8 +58,8 @@ int rh_err_from_errno(int errnum);
 int rh_seterr(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* As rh_seterr(), with an explicit SMS code (borrowed; must be a string
- * literal or outlive the next rh_seterr call), or NULL for none. */
+/* As rh_seterr(), with an explicit SMS code (copied, up to 39 bytes), or
+ * NULL for none. */
 int rh_seterr_sms(int err, const char *sms, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

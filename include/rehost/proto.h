@@ -106,7 +106,7 @@ struct rh_position {
 
 struct rh_error_msg {
 	int32_t code;         /* RH_ERR_* */
-	char sms[16];         /* "SMS.0805" or "" */
+	char sms[32];         /* "SMS.0805", "MSG.target-disk-size" or "" */
 	char text[RH_PROTO_MSG_LEN + 1];
 };
 
@@ -152,7 +152,7 @@ size_t rh_proto_put_bye(uint8_t *buf, size_t cap);
 #define RH_PROTO_HELLO_SIZE(n) (4u + RH_PROTO_JOB_ID_LEN + 4u + 4u + 16u * (n))
 #define RH_PROTO_HELLO_OK_SIZE(n) (4u + 4u + 12u * (n))
 #define RH_PROTO_POS_SIZE 20u
-#define RH_PROTO_ERROR_MIN 20u
+#define RH_PROTO_ERROR_MIN 36u /* code + 32-byte SMS code */
 
 const char *rh_proto_msg_name(uint16_t type);
 

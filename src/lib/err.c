@@ -1,6 +1,7 @@
 /* Error codes, their descriptions and default SMS codes, and the per-thread
  * detail record (libnbd lib/errors.c style). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,7 +117,8 @@ int rh_err_from_errno(int errnum)
  * longer messages are truncated, never overflowed. */
 static __thread struct {
 	int code;
-	const char *sms;
+	bool has_sms;
+	char sms[40]; /* copied: callers pass codes from frames and tables */
 	char msg[1024];
 } last;
 
@@ -126,7 +128,8 @@ static int seterr_v(int err, const char *sms, const char *fmt, va_list ap)
 static int seterr_v(int err, const char *sms, const char *fmt, va_list ap)
 {
 	last.code = err;
-	last.sms = sms;
+	last.has_sms = sms != NULL;
+	snprintf(last.sms, sizeof last.sms, "%s", sms ? sms : "");
 	vsnprintf(last.msg, sizeof last.msg, fmt, ap);
 	return err;
 }
@@ -177,12 +180,12 @@ int rh_lasterr_code(void)
 
 const char *rh_lasterr_sms(void)
 {
-	return last.sms;
+	return last.has_sms ? last.sms : NULL;
 }
 
 void rh_clearerr(void)
 {
 	last.code = 0;
-	last.sms = NULL;
+	last.has_sms = false;
 	last.msg[0] = '\0';
 }

@@ -168,13 +168,14 @@ mount_dev() {
 }
 
 # start_daemon NAME PORTFILE CMD...: start CMD in the background (its
-# output in $T/NAME.log), wait up to 10 s for it to write PORTFILE, print
+# output in $T/NAME.log, its pid in $T/NAME.pid), wait up to 10 s for it to write PORTFILE, print
 # the port, and kill exactly that process at exit.
 start_daemon() {
 	local name=$1 portfile=$2 pid i
 	shift 2
 	"$@" >"$T/$name.log" 2>&1 &
 	pid=$!
+	echo "$pid" >"$T/$name.pid"
 	cleanup_fn kill_wait "$pid"
 	for ((i = 0; i < 100; i++)); do
 		if [ -s "$portfile" ]; then

@@ -188,7 +188,7 @@ static int decode_error(const uint8_t *p, uint32_t len, struct rh_error_msg *e)
 	e->code = (int32_t)rh_be32dec(p);
 	if (e->code >= 0 || e->code < -1000)
 		e->code = RH_ERR_PROTO; /* keep the peer's text, not its odd code */
-	rc = get_fixed_str(p + 4, 16, e->sms, "SMS code");
+	rc = get_fixed_str(p + 4, 32, e->sms, "SMS code");
 	if (rc < 0)
 		return rc;
 	textlen = len - RH_PROTO_ERROR_MIN;
@@ -360,9 +360,9 @@ size_t rh_proto_put_error(uint8_t *buf, size_t cap, int code, const char *sms, c
 	if (put_header(buf, cap, RH_MSG_ERROR, 0, (uint32_t)(RH_PROTO_ERROR_MIN + tl)) == 0)
 		return 0;
 	rh_be32enc(p, (uint32_t)code);
-	memset(p + 4, 0, 16);
+	memset(p + 4, 0, 32);
 	if (sms != NULL)
-		memcpy(p + 4, sms, strnlen(sms, 15));
+		memcpy(p + 4, sms, strnlen(sms, 31));
 	memcpy(p + RH_PROTO_ERROR_MIN, text ? text : "", tl);
 	return RH_PROTO_HDR_SIZE + RH_PROTO_ERROR_MIN + tl;
 }

@@ -437,15 +437,17 @@ static int job_id_for(struct sender *s, char id[RH_PROTO_JOB_ID_LEN + 1])
 {
 	const struct rh_migrate_opts *o = s->o;
 	json_t *j = NULL, *disks;
-	const char *old = NULL, *tgt = NULL;
+	const char *old = NULL;
 	uint8_t rnd[RH_PROTO_JOB_ID_LEN / 2];
 	int rc;
 
 	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
 		return rh_seterr_errno(errno, "cannot create state directory %s", o->state_dir);
 	rc = repl_state_load(o->state_dir, JOB_FILE, &j);
+	/* The job is the set of source disks; the target address may change
+	 * (a restarted target on another port): the target's own checkpoint
+	 * decides whether it holds this job's data. */
 	if (rc == 0 && !o->new_job && rh_json_get_str(j, "job_id", &old) == 0 &&
-	    rh_json_get_str(j, "target", &tgt) == 0 && strcmp(tgt, o->target) == 0 &&
 	    strlen(old) == RH_PROTO_JOB_ID_LEN &&
 	    json_array_size(disks = json_object_get(j, "disks")) == o->ndisks) {
 		bool same = true;
