@@ -1,0 +1,180 @@
+/* Unit tests for wire protocol v1: round trips and rejection of every
+ * malformed frame shape, before any field is used. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "rehost/endian.h"
+#include "rehost/err.h"
+#include "rehost/proto.h"
+
+static uint8_t buf[RH_PROTO_HDR_SIZE + RH_PROTO_DATA_PREFIX + 8192];
+
+static struct rh_hello sample_hello(void)
+{
+	struct rh_hello h = { .version = RH_PROTO_VERSION, .chunk_size = 4 << 20, .ndisks = 2 };
+
+	memcpy(h.job_id, "0123456789abcdef0123456789abcdef", 33);
+	h.disks[0] = (struct rh_hello_disk){ 1ULL << 30, 0x1122334455667788ULL };
+	h.disks[1] = (struct rh_hello_disk){ 512, 1 };
+	return h;
+}
+
+static void test_hello_roundtrip(void **state)
+{
+	struct rh_hello h = sample_hello();
+	struct rh_frame f;
+	size_t n = rh_proto_put_hello(buf, sizeof buf, &h);
+
+	assert_int_equal(n, RH_PROTO_HDR_SIZE + RH_PROTO_HELLO_SIZE(2));
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), 0);
+	assert_int_equal(f.type, RH_MSG_HELLO);
+	assert_string_equal(f.u.hello.job_id, h.job_id);
+	assert_int_equal(f.u.hello.ndisks, 2);
+	assert_true(f.u.hello.disks[0].layout == 0x1122334455667788ULL);
+	/* Wrong direction: a target never sends HELLO. */
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), RH_ERR_PROTO);
+	assert_non_null(strstr(rh_lasterr(), "sent by the target"));
+	/* Truncated, extended, bad magic, reserved bits, flags. */
+	assert_int_equal(rh_proto_validate(buf, n - 1, true, &f), RH_ERR_PROTO);
+	buf[3] ^= 1;
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	assert_non_null(strstr(rh_lasterr(), "magic"));
+	buf[3] ^= 1;
+	buf[15] = 1;
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	buf[15] = 0;
+	buf[7] = 1;
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	buf[7] = 0;
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), 0);
+}
+
+static void test_hello_bad_fields(void **state)
+{
+	struct rh_hello h = sample_hello();
+	struct rh_frame f;
+	size_t n;
+
+	h.ndisks = 0;
+	n = rh_proto_put_hello(buf, sizeof buf, &h);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	h = sample_hello();
+	h.chunk_size = RH_PROTO_MAX_CHUNK + 1;
+	n = rh_proto_put_hello(buf, sizeof buf, &h);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	h = sample_hello();
+	h.version = 2;
+	n = rh_proto_put_hello(buf, sizeof buf, &h);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	assert_non_null(strstr(rh_lasterr(), "version 2"));
+	h = sample_hello();
+	h.job_id[3] = '\n';
+	n = rh_proto_put_hello(buf, sizeof buf, &h);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	/* Claimed disk count larger than the payload carries. */
+	h = sample_hello();
+	n = rh_proto_put_hello(buf, sizeof buf, &h);
+	rh_be32enc(buf + RH_PROTO_HDR_SIZE + 8 + RH_PROTO_JOB_ID_LEN, 3);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+}
+
+static void test_data(void **state)
+{
+	struct rh_data d = { .disk = 1, .length = 4096, .offset = 1 << 20, .crc64 = 42, .seq = 7,
+			     .payload_len = 4096 };
+	struct rh_frame f;
+	size_t n = rh_proto_put_data_hdr(buf, sizeof buf, &d);
+
+	memset(buf + n, 0xab, 4096);
+	assert_int_equal(rh_proto_validate(buf, n + 4096, true, &f), 0);
+	assert_int_equal(f.u.data.length, 4096);
+	assert_true(f.u.data.offset == 1 << 20);
+	assert_int_equal(f.u.data.payload[0], 0xab);
+	/* Raw payload must equal the length. */
+	assert_int_equal(rh_proto_validate(buf, n + 4095, true, &f), RH_ERR_PROTO);
+	/* Zero chunks carry nothing; zstd and zero together are invalid. */
+	d.flags = RH_DATA_ZERO;
+	d.payload_len = 0;
+	n = rh_proto_put_data_hdr(buf, sizeof buf, &d);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), 0);
+	d.flags = RH_DATA_ZERO | RH_DATA_ZSTD;
+	n = rh_proto_put_data_hdr(buf, sizeof buf, &d);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	d.flags = 1 << 5;
+	n = rh_proto_put_data_hdr(buf, sizeof buf, &d);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	/* Offset + length overflowing, and oversize lengths. */
+	d.flags = RH_DATA_ZERO;
+	d.offset = UINT64_MAX - 10;
+	n = rh_proto_put_data_hdr(buf, sizeof buf, &d);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	d.offset = 0;
+	d.length = RH_PROTO_MAX_CHUNK + 1;
+	n = rh_proto_put_data_hdr(buf, sizeof buf, &d);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+}
+
+static void test_header_bound(void **state)
+{
+	uint8_t hdr[RH_PROTO_HDR_SIZE];
+	uint32_t len = 99;
+
+	rh_be32enc(hdr, RH_PROTO_MAGIC);
+	rh_be16enc(hdr + 4, RH_MSG_DATA);
+	rh_be16enc(hdr + 6, 0);
+	rh_be32enc(hdr + 8, RH_PROTO_MAX_PAYLOAD + 1);
+	rh_be32enc(hdr + 12, 0);
+	assert_int_equal(rh_proto_check_header(hdr, &len), RH_ERR_PROTO);
+	assert_int_equal(len, 0);
+	rh_be32enc(hdr + 8, RH_PROTO_MAX_PAYLOAD);
+	assert_int_equal(rh_proto_check_header(hdr, &len), 0);
+	assert_int_equal(len, RH_PROTO_MAX_PAYLOAD);
+}
+
+static void test_small_frames(void **state)
+{
+	struct rh_position p = { .disk = 3, .offset = 1234, .bytes = 99 };
+	struct rh_hello_ok ok = { .version = 1, .ndisks = 1 };
+	struct rh_frame f;
+	size_t n;
+
+	n = rh_proto_put_pos(buf, sizeof buf, RH_MSG_DURABLE, &p);
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), 0);
+	assert_true(f.u.pos.offset == 1234);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	ok.disks[0] = (struct rh_hello_ok_disk){ RH_DISK_PARTIAL, 4096 };
+	n = rh_proto_put_hello_ok(buf, sizeof buf, &ok);
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), 0);
+	ok.disks[0].state = 7;
+	n = rh_proto_put_hello_ok(buf, sizeof buf, &ok);
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), RH_ERR_PROTO);
+	n = rh_proto_put_error(buf, sizeof buf, RH_ERR_NOSPACE, "SMS.0805", "disk full");
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), 0);
+	assert_string_equal(f.u.error.sms, "SMS.0805");
+	assert_string_equal(f.u.error.text, "disk full");
+	assert_int_equal(f.u.error.code, RH_ERR_NOSPACE);
+	n = rh_proto_put_bye(buf, sizeof buf);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), 0);
+	/* Unknown type. */
+	rh_be16enc(buf + 4, 99);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	/* Encoders refuse buffers that are too small. */
+	assert_int_equal(rh_proto_put_bye(buf, 3), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hello_roundtrip),
+		cmocka_unit_test(test_hello_bad_fields),
+		cmocka_unit_test(test_data),
+		cmocka_unit_test(test_header_bound),
+		cmocka_unit_test(test_small_frames),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
