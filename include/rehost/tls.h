@@ -54,6 +54,12 @@ int rh_tls_write(struct rh_tls_conn *c, const void *buf, size_t n);
  * peer's occasional replies (OpenSSL objects are not shared by threads). */
 bool rh_tls_readable(struct rh_tls_conn *c);
 
+/* After sending a final ERROR: send close_notify and read and discard
+ * what the peer still sends, for at most timeout_ms, so that closing does
+ * not reset the connection (a reset would destroy the ERROR frame before
+ * the peer reads it). */
+void rh_tls_drain(struct rh_tls_conn *c, int timeout_ms);
+
 /* Subject CN of the verified peer certificate. Borrowed. */
 const char *rh_tls_peer_name(const struct rh_tls_conn *c);
 

@@ -138,7 +138,10 @@ int cmd_migrate(int argc, char **argv)
 	rc = rh_migrate_run(&o, &st);
 	if (rc < 0) {
 		cli_report(rc, "migrate");
-		fprintf(stderr, "rehost: data sent so far is kept; run the same command again to resume\n");
+		/* Only for failures a rerun can get past; not for refusals. */
+		if (rc == RH_ERR_CONNECT || rc == RH_ERR_TIMEOUT || rc == RH_ERR_PROTO ||
+		    rc == RH_ERR_IO || rc == RH_ERR_NOSPACE || rc == RH_ERR_CORRUPT || rc == RH_ERR_INTR)
+			fprintf(stderr, "rehost: data sent so far is kept; run the same command again to resume\n");
 		return EXIT_FAIL;
 	}
 	rh_log_info("migration complete: %zu disks, %" PRIu64 " bytes planned, %" PRIu64

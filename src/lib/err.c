@@ -127,10 +127,16 @@ static int seterr_v(int err, const char *sms, const char *fmt, va_list ap)
 
 static int seterr_v(int err, const char *sms, const char *fmt, va_list ap)
 {
+	char msg[sizeof last.msg], code[sizeof last.sms];
+
+	/* Format into locals first: callers often wrap the previous detail
+	 * (rh_seterr(e, "...: %s", rh_lasterr())), which aliases last.msg. */
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	snprintf(code, sizeof code, "%s", sms ? sms : "");
 	last.code = err;
 	last.has_sms = sms != NULL;
-	snprintf(last.sms, sizeof last.sms, "%s", sms ? sms : "");
-	vsnprintf(last.msg, sizeof last.msg, fmt, ap);
+	memcpy(last.sms, code, sizeof code);
+	memcpy(last.msg, msg, sizeof msg);
 	return err;
 }
 

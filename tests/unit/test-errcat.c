@@ -84,6 +84,11 @@ static void test_lasterr(void **state)
 	assert_string_equal(rh_lasterr_sms(), "SMS.0806");
 	assert_int_equal(rh_seterr_errno(ENOSPC, "write /x"), RH_ERR_NOSPACE);
 	assert_non_null(strstr(rh_lasterr(), "write /x: No space left"));
+	/* Wrapping the previous detail (and code) in a new one is safe. */
+	rh_seterr_sms(RH_ERR_IO, "SMS.0806", "inner %d", 1);
+	rh_seterr_sms(RH_ERR_CORRUPT, rh_lasterr_sms(), "outer: %s", rh_lasterr());
+	assert_string_equal(rh_lasterr(), "outer: inner 1");
+	assert_string_equal(rh_lasterr_sms(), "SMS.0806");
 	assert_int_equal(rh_err_from_errno(ECONNREFUSED), RH_ERR_CONNECT);
 	assert_int_equal(rh_err_from_errno(12345), RH_ERR_IO);
 }

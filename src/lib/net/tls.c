@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -417,4 +418,29 @@ bool rh_tls_readable(struct rh_tls_conn *c)
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 
 	return SSL_pending(c->ssl) > 0 || poll(&pfd, 1, 0) > 0;
+}
+
+void rh_tls_drain(struct rh_tls_conn *c, int timeout_ms)
+{
+	struct timespec start, now;
+	char scratch[16384];
+
+	SSL_shutdown(c->ssl);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		long left;
+		size_t got;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000 +
+				     (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0)
+			return;
+		if (SSL_pending(c->ssl) == 0 && poll(&pfd, 1, (int)left) <= 0)
+			return;
+		ERR_clear_error();
+		if (SSL_read_ex(c->ssl, scratch, sizeof scratch, &got) != 1)
+			return; /* peer closed or failed: nothing left to protect */
+	}
 }

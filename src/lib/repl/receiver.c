@@ -119,7 +119,7 @@ static int state_load(struct receiver *r, const struct rh_hello *h)
 		    rh_json_get_str(d, "layout", &layout) < 0 ||
 		    rh_json_get_int(d, "state", 0, RH_DISK_COMPLETE, &state) < 0 ||
 		    rh_json_get_int(d, "durable", 0, INT64_MAX, &durable) < 0) {
-			rc = rh_seterr(RH_ERR_CORRUPT, "checkpoint disk %u is malformed", i);
+			rc = rh_seterr(RH_ERR_CORRUPT, "checkpoint disk %u is malformed: %s", i, rh_lasterr());
 			goto out;
 		}
 		repl_hex64(h->disks[i].layout, hex);
@@ -363,7 +363,9 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
 			rh_log_info("job %s from %s: %u disks, chunks up to %u bytes", f.u.hello.job_id,
 				    rh_tls_peer_name(c), f.u.hello.ndisks, f.u.hello.chunk_size);
 			rc = hello(r, &f.u.hello);
-			greeted = true;
+			/* Only an accepted HELLO owns the checkpoint: a refused one
+			 * (another job, changed layout) must not overwrite it. */
+			greeted = rc == 0;
 			break;
 		case RH_MSG_DATA:
 			rc = handle_data(r, &f.u.data);
@@ -411,6 +413,7 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
 	}
 out_err:
 	rh_frame_send_error(c, rc); /* best effort: the peer may be gone */
+	rh_tls_drain(c, 3000);
 	if (greeted) {
 		/* Keep what was written: make it durable so a rerun resumes after it. */
 		int saved = rc;
