@@ -45,6 +45,9 @@ struct rh_cfg_key {
 	int64_t empty_value;   /* ... and means this (e.g. 0 = unlimited) */
 	const char *def;       /* default, as it would be written in the file */
 	const char *help;      /* one line for docs and `rehost config defaults` */
+	/* STRING/LIST: validate the value (each item of a list); returns 0 or
+	 * an RH_ERR_* with an rh_seterr detail. NULL: anything goes. */
+	int (*check)(const char *item);
 };
 
 struct rh_config;

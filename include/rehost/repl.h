@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "rehost/proto.h"
+#include "rehost/ratesched.h"
 #include "rehost/tls.h"
 
 /* Frame buffer size that fits any valid frame. */
@@ -51,7 +52,7 @@ struct rh_migrate_opts {
 	const char *state_dir;      /* agent checkpoint directory */
 	int compress_threads;       /* -1 auto, 0 off, 1..3 */
 	uint32_t node_size;         /* buffer node bytes, 1..8 MiB */
-	uint64_t limit_bps;         /* bytes per second on the wire, 0 = unlimited */
+	struct rh_ratesched rates;  /* wire cap in Mbit/s by time of day; all 0 = unlimited */
 	bool new_job;               /* forget a previous job's checkpoint */
 	enum rh_progress_mode progress;
 	unsigned progress_interval; /* seconds between log lines */

@@ -30,6 +30,9 @@ void usage_migrate(FILE *out)
 		"  --compress MODE       off, auto (default: idle cores, at most 3) or 1..3 threads\n"
 		"  --buffer-mb N         buffer node size, 1..8 MiB (default 4; 6 nodes)\n"
 		"  --limit-mbps N        cap the data stream at N Mbit/s (default: unlimited)\n"
+		"  --limit-window HH:MM-HH:MM=MBIT\n"
+		"                        a different cap during a local time window (repeat;\n"
+		"                        0 = unlimited); outside all windows --limit-mbps applies\n"
 		"  --state-dir DIR       agent checkpoint (default /var/lib/rehost/agent)\n"
 		"  --new-job             start a new job instead of resuming the last one\n"
 		"  --progress MODE       bar (default on a terminal), log (a line every few\n"
@@ -60,6 +63,7 @@ int cmd_migrate(int argc, char **argv)
 		{ "compress", required_argument, NULL, 'z' },
 		{ "buffer-mb", required_argument, NULL, 'b' },
 		{ "limit-mbps", required_argument, NULL, 'l' },
+		{ "limit-window", required_argument, NULL, 'w' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "new-job", no_argument, NULL, 'n' },
 		{ "progress", required_argument, NULL, 'p' },
@@ -67,6 +71,8 @@ int cmd_migrate(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *disks[MAX_DISKS], *config = NULL, *compress = NULL, *progress = NULL;
+	const char *windows[RH_RATESCHED_MAX];
+	size_t nwindows = 0;
 	struct rh_migrate_opts o = { .state_dir = "/var/lib/rehost/agent", .progress_interval = 5 };
 	struct rh_migrate_stats st;
 	struct rh_config *cfg = NULL;
@@ -90,6 +96,11 @@ int cmd_migrate(int argc, char **argv)
 		case 'l':
 			if (rh_parse_i64(optarg, 1, 100000, &limit) < 0)
 				return cli_usage_error("migrate", "--limit-mbps %s: allowed 1 to 100000 (Mbit/s)", optarg);
+			break;
+		case 'w':
+			if (nwindows >= RH_RATESCHED_MAX)
+				return cli_usage_error("migrate", "at most %u --limit-window", RH_RATESCHED_MAX);
+			windows[nwindows++] = optarg;
 			break;
 		case 's': o.state_dir = optarg; break;
 		case 'n': o.new_job = true; break;
@@ -115,11 +126,24 @@ int cmd_migrate(int argc, char **argv)
 		buffer_mb = rh_config_int(cfg, "replication", "buffer_node_mb");
 	if (limit < 0)
 		limit = rh_config_int(cfg, "replication", "rate_limit_mbit");
+	o.rates.default_mbit = (uint64_t)limit;
+	if (nwindows == 0) {
+		size_t n;
+		const char *const *w = rh_config_list(cfg, "replication", "rate_windows", &n);
+
+		for (size_t i = 0; i < n && i < RH_RATESCHED_MAX; i++)
+			rh_ratesched_add(&o.rates, w[i]); /* validated when the file was read */
+	}
+	for (size_t i = 0; i < nwindows; i++) {
+		if (rh_ratesched_add(&o.rates, windows[i]) < 0) {
+			rh_config_free(cfg);
+			return cli_usage_error("migrate", "--limit-window: %s", rh_lasterr());
+		}
+	}
 	rh_config_free(cfg);
 	if (compress != NULL && parse_compress(compress, &o.compress_threads) < 0)
 		return cli_usage_error("migrate", "--compress %s: allowed off, auto, 1, 2, 3", compress);
 	o.node_size = (uint32_t)buffer_mb << 20;
-	o.limit_bps = (uint64_t)limit * 1000000 / 8;
 	if (progress == NULL)
 		o.progress = isatty(STDERR_FILENO) ? RH_PROGRESS_BAR : RH_PROGRESS_LOG;
 	else if (strcmp(progress, "bar") == 0)

@@ -5,6 +5,7 @@
  */
 #include "rehost/checked.h"
 #include "rehost/config.h"
+#include "rehost/ratesched.h"
 
 static const struct rh_cfg_keyword log_levels[] = {
 	{ "fatal", 0 }, { "error", 0 }, { "warn", 0 }, { "info", 0 },
@@ -22,15 +23,24 @@ static const struct rh_cfg_keyword migration_modes[] = {
 };
 
 #define INT(s, k, lo, hi, u, d, h) \
-	{ s, k, RH_CFG_INT, lo, hi, u, NULL, false, 0, d, h }
+	{ s, k, RH_CFG_INT, lo, hi, u, NULL, false, 0, d, h, NULL }
 #define INT_OR_EMPTY(s, k, lo, hi, u, ev, d, h) \
-	{ s, k, RH_CFG_INT, lo, hi, u, NULL, true, ev, d, h }
+	{ s, k, RH_CFG_INT, lo, hi, u, NULL, true, ev, d, h, NULL }
 #define INT_WORDS(s, k, lo, hi, u, w, d, h) \
-	{ s, k, RH_CFG_INT, lo, hi, u, w, false, 0, d, h }
-#define BOOL(s, k, d, h) { s, k, RH_CFG_BOOL, 0, 0, NULL, NULL, false, 0, d, h }
-#define STR(s, k, d, h) { s, k, RH_CFG_STRING, 0, 0, NULL, NULL, false, 0, d, h }
-#define ENUM(s, k, w, d, h) { s, k, RH_CFG_ENUM, 0, 0, NULL, w, false, 0, d, h }
-#define LIST(s, k, d, h) { s, k, RH_CFG_LIST, 0, 0, NULL, NULL, false, 0, d, h }
+	{ s, k, RH_CFG_INT, lo, hi, u, w, false, 0, d, h, NULL }
+#define BOOL(s, k, d, h) { s, k, RH_CFG_BOOL, 0, 0, NULL, NULL, false, 0, d, h, NULL }
+#define STR(s, k, d, h) { s, k, RH_CFG_STRING, 0, 0, NULL, NULL, false, 0, d, h, NULL }
+#define ENUM(s, k, w, d, h) { s, k, RH_CFG_ENUM, 0, 0, NULL, w, false, 0, d, h, NULL }
+#define LIST(s, k, d, h) { s, k, RH_CFG_LIST, 0, 0, NULL, NULL, false, 0, d, h, NULL }
+#define LIST_CHECKED(s, k, d, h, fn) \
+	{ s, k, RH_CFG_LIST, 0, 0, NULL, NULL, false, 0, d, h, fn }
+
+static int check_rate_window(const char *item)
+{
+	struct rh_ratesched tmp = { 0 };
+
+	return rh_ratesched_add(&tmp, item);
+}
 
 static const struct rh_cfg_key schema[] = {
 	ENUM("log", "level", log_levels, "info",
@@ -63,6 +73,9 @@ static const struct rh_cfg_key schema[] = {
 	    "size of each of the 6 buffer nodes"),
 	INT_OR_EMPTY("replication", "rate_limit_mbit", 1, 100000, "Mbit/s", 0, "",
 		     "bandwidth cap on the data stream (empty: unlimited)"),
+	LIST_CHECKED("replication", "rate_windows", "",
+		     "time-of-day caps HH:MM-HH:MM=MBIT (0 = unlimited), override rate_limit_mbit",
+		     check_rate_window),
 
 	INT_OR_EMPTY("limits", "cpu_percent", 1, 100, "%", 0, "",
 		     "cgroup CPU limit as a share of all cores (empty: unlimited)"),

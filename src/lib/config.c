@@ -230,8 +230,20 @@ static int value_parse(const struct rh_cfg_key *k, const char *text,
 		rc = split_list(text, &v->items, &v->nitems);
 		if (rc < 0)
 			return rc;
+		for (size_t i = 0; k->check != NULL && i < v->nitems; i++) {
+			rc = k->check(v->items[i]);
+			if (rc < 0) {
+				rc = rh_seterr(rc, "%s: [%s] %s = %s: %s", where, k->section, k->key,
+					       text, rh_lasterr());
+				value_clear(v);
+				return rc;
+			}
+		}
 		break;
 	case RH_CFG_STRING:
+		if (k->check != NULL && *text != '\0' && (rc = k->check(text)) < 0)
+			return rh_seterr(rc, "%s: [%s] %s = %s: %s", where, k->section, k->key,
+					 text, rh_lasterr());
 		break;
 	}
 ok:

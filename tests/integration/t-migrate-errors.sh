@@ -76,3 +76,20 @@ rate = wire * 8 / secs / 1e6
 print(f"achieved {rate:.1f} Mbit/s for a limit of 80 ({wire} bytes in {secs} s)")
 sys.exit(0 if abs(rate / 80 - 1) < 0.10 else 1)
 PY
+
+# --- a time-of-day window covering the whole day overrides --limit-mbps ---
+head -c 20M /dev/urandom >"$T/rate2.img"
+expect_exit 0 "$REHOST" migrate --disk "$T/rate2.img" --to "127.0.0.1:$port" --keys "$T/keys" \
+	--state-dir "$T/st-rate2" --compress off --limit-mbps 500 --limit-window 00:00-24:00=40 \
+	--progress log
+read -r wire secs < <(sed -n 's/.*(\([0-9]*\) on the wire.* in \([0-9.]*\) s$/\1 \2/p' "$T/err")
+python3 - "$wire" "$secs" <<'PY' || fail "rate window missed"
+import sys
+wire, secs = int(sys.argv[1]), float(sys.argv[2])
+rate = wire * 8 / secs / 1e6
+print(f"window: achieved {rate:.1f} Mbit/s for a window cap of 40")
+sys.exit(0 if abs(rate / 40 - 1) < 0.10 else 1)
+PY
+expect_exit 2 "$REHOST" migrate --disk "$T/rate2.img" --to "127.0.0.1:$port" --keys "$T/keys" \
+	--limit-window 8-18=5
+assert_grep "expected HH:MM-HH:MM=MBIT" "$T/err"

@@ -117,6 +117,8 @@ static void test_bad_values(void **state)
 		{ "[replication]\nport = 0x20\n", RH_ERR_INVAL, "not a number" },
 		{ "[agent]\ntls_verify = maybe\n", RH_ERR_INVAL, "tls_verify = maybe: not a boolean" },
 		{ "[log]\nlevel = loud\n", RH_ERR_INVAL, "level = loud: not allowed (allowed: one of fatal," },
+		{ "[replication]\nrate_windows = 08:00-18:00=100, 25:00-01:00=5\n", RH_ERR_PARSE,
+		  "rehost.conf:2: [replication] rate_windows = 08:00-18:00=100, 25:00-01:00=5: rate window '25:00-01:00=5': expected HH:MM-HH:MM=MBIT" },
 		{ "[nosuch]\n", RH_ERR_PARSE, "rehost.conf:1: unknown section [nosuch]" },
 		{ "[limits]\ncpu = 5\n", RH_ERR_PARSE, "rehost.conf:2: unknown key 'cpu' in [limits]" },
 		{ "cpu_percent = 5\n", RH_ERR_PARSE, "before any [section]" },

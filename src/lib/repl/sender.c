@@ -102,6 +102,11 @@ static int auto_threads(void)
 	return idle >= 3 ? 3 : (int)idle;
 }
 
+static uint64_t mbit_to_bps(uint64_t mbit)
+{
+	return mbit * 1000000 / 8;
+}
+
 /* ---- reader ---- */
 
 static struct node *wait_free(struct sender *s, uint64_t seq)
@@ -300,9 +305,10 @@ static void progress_sample(struct sender *s, bool force)
 	}
 	if (force || (unsigned)t / s->o->progress_interval !=
 			     (unsigned)s->hist[(s->nhist + 6) % 8].t / s->o->progress_interval)
-		rh_log_info("speed %.1f Mbit/s (wire %.1f Mbit/s), progress %.1f%%, total size %s, replicate size %s, remaining %.0f s",
+		rh_log_info("migrate speed: %.2f Mbit/s, wire speed: %.2f Mbit/s, progress: %.1f, total size: %" PRIu64
+			    ", replicate size: %" PRIu64 ", remaining: %.0f s",
 			    rate_raw * 8 / 1e6, rate_wire * 8 / 1e6,
-			    total ? 100.0 * (double)done / (double)total : 100.0, tb, db,
+			    total ? 100.0 * (double)done / (double)total : 100.0, total, done,
 			    eta < 0 ? 0 : eta);
 }
 
@@ -380,11 +386,14 @@ static int pump(struct sender *s, struct rh_tls_conn *c)
 	struct rh_ratelimit *rl = NULL;
 	uint8_t *fbuf = malloc(RH_FRAME_BUF_SIZE);
 	pthread_t reader, workers[3];
+	time_t rate_checked = 0;
 	int nworkers = 0, rc = 0;
 
 	if (fbuf == NULL)
 		return RH_ERR_NOMEM;
-	if (s->o->limit_bps > 0 && (rc = rh_ratelimit_new(s->o->limit_bps, 0, &rl)) < 0)
+	if ((s->o->rates.n > 0 || s->o->rates.default_mbit > 0) &&
+	    (rc = rh_ratelimit_new(mbit_to_bps(rh_ratesched_mbit_at(&s->o->rates, time(NULL))), 0,
+				   &rl)) < 0)
 		goto out_free;
 	if (pthread_create(&reader, NULL, reader_main, s) != 0) {
 		rc = rh_seterr(RH_ERR_NOMEM, "cannot start reader thread");
@@ -409,6 +418,12 @@ static int pump(struct sender *s, struct rh_tls_conn *c)
 			break;
 		}
 		pthread_mutex_unlock(&s->mu);
+		if (rl != NULL && s->o->rates.n > 0 && time(NULL) != rate_checked) {
+			/* Time-of-day windows: re-evaluate the cap once a second. */
+			rate_checked = time(NULL);
+			rh_ratelimit_set_rate(rl, mbit_to_bps(rh_ratesched_mbit_at(&s->o->rates,
+										    rate_checked)));
+		}
 		rc = send_node(s, c, rl, n, fbuf);
 		pthread_mutex_lock(&s->mu);
 		n->state = N_FREE;
