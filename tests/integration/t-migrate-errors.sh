@@ -79,6 +79,9 @@ PY
 
 # --- a time-of-day window covering the whole day overrides --limit-mbps ---
 head -c 20M /dev/urandom >"$T/rate2.img"
+mkdir -p "$T/tgt-rate2"
+port=$(start_daemon rate2 "$T/port-rate2" "$REHOST" target --listen 127.0.0.1:0 \
+	--port-file "$T/port-rate2" --keys "$T/keys" --disk-dir "$T/tgt-rate2")
 expect_exit 0 "$REHOST" migrate --disk "$T/rate2.img" --to "127.0.0.1:$port" --keys "$T/keys" \
 	--state-dir "$T/st-rate2" --compress off --limit-mbps 500 --limit-window 00:00-24:00=40 \
 	--progress log
