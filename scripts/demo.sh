@@ -34,7 +34,7 @@ attach() {
 	read -r start size < <(sfdisk -d "$img" | awk -v p="${img}$1" '$1 == p {
 		match($0, /start= *[0-9]+/); s = substr($0, RSTART + 6, RLENGTH - 6)
 		match($0, /size= *[0-9]+/); z = substr($0, RSTART + 5, RLENGTH - 5)
-		print s * 512, z * 512 }')
+		printf "%d %d\n", s * 512, z * 512 }')
 	dev=$(losetup --show -f -o "$start" --sizelimit "$size" "$img")
 	loops+=("$dev")
 }
