@@ -61,6 +61,17 @@ expect_exit 0 "$REHOST" migrate --disk "$src" --to "127.0.0.1:$port" --keys "$T/
 assert_grep 'already complete' "$T/err"
 assert_grep ' 0 sent ' "$T/err"
 
+# A disk directory holding an image no checkpoint describes is not
+# overwritten.
+mkdir -p "$T/foreign"
+echo precious >"$T/foreign/disk0.raw"
+port3=$(start_daemon target3 "$T/port3" "$REHOST" target --listen 127.0.0.1:0 --port-file "$T/port3" \
+	--keys "$T/keys" --disk-dir "$T/foreign")
+expect_exit 1 "$REHOST" migrate --disk "$src" --to "127.0.0.1:$port3" --keys "$T/keys" \
+	--state-dir "$T/st4" --progress none
+assert_grep 'disk0.raw exists and no rehost checkpoint describes it' "$T/err"
+[ "$(cat "$T/foreign/disk0.raw")" = precious ] || fail "foreign image was modified"
+
 # Device mode: a smaller target disk is refused with the seed's message.
 make_image "$T/small.img" 100M
 port2=$(start_daemon target2 "$T/port2" "$REHOST" target --listen 127.0.0.1:0 --port-file "$T/port2" \

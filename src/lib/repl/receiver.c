@@ -157,6 +157,12 @@ static int open_disks(struct receiver *r, const struct rh_hello *h, bool resumin
 			int flags = O_RDWR | O_CREAT | O_CLOEXEC | (resuming ? 0 : O_TRUNC);
 
 			snprintf(d->path, sizeof d->path, "%s/disk%u.raw", o->disk_dir, i);
+			/* Without a checkpoint of ours, an existing image is someone
+			 * else's data: never truncate it unasked. */
+			if (!resuming && !o->replace && access(d->path, F_OK) == 0)
+				return rh_seterr(RH_ERR_EXISTS,
+						 "%s exists and no rehost checkpoint describes it; move it away or start the target with --replace",
+						 d->path);
 			d->fd = open(d->path, flags, 0600);
 			if (d->fd < 0)
 				return rh_seterr_errno(errno, "cannot create %s", d->path);
