@@ -61,6 +61,7 @@ struct rh_migrate_opts {
 struct rh_migrate_stats {
 	uint64_t total_bytes;       /* bytes planned (used data) over all disks */
 	uint64_t disk_bytes;        /* sum of disk sizes */
+	uint64_t part_bytes;        /* sum of partition sizes (the seed's "total") */
 	uint64_t sent_raw;          /* uncompressed bytes sent this run */
 	uint64_t sent_wire;         /* bytes on the wire this run (frames) */
 	uint64_t skipped_resume;    /* planned bytes already durable at start */

@@ -3,6 +3,7 @@
 #define REHOST_REPL_INTERNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -28,11 +29,13 @@ struct repl_range {
 struct repl_plan {
 	struct repl_range *r; /* sorted, disjoint */
 	size_t n;
-	uint64_t bytes;       /* sum of lengths */
+	uint64_t bytes;       /* sum of lengths: the data to copy */
+	uint64_t part_bytes;  /* sum of partition sizes (seed's "total", §2.2) */
 };
 
-/* Ranges of the disk open on fd (size bytes) that may hold data. */
-int repl_plan_build(int fd, uint64_t size, struct repl_plan *plan);
+/* Ranges of the disk open on fd (size bytes, name for messages) that may
+ * hold data: see plan.c. */
+int repl_plan_build(int fd, const char *name, uint64_t size, struct repl_plan *plan);
 void repl_plan_release(struct repl_plan *plan);
 /* Planned bytes at or after offset from. */
 uint64_t repl_plan_bytes_from(const struct repl_plan *plan, uint64_t from);

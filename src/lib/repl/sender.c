@@ -588,16 +588,18 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 			rc = rh_seterr(RH_ERR_PROTO, "target resume point beyond disk %zu", i);
 			goto out;
 		}
-		rc = repl_plan_build(s->fds[i], s->sizes[i], &s->plans[i]);
+		rc = repl_plan_build(s->fds[i], o->disks[i], s->sizes[i], &s->plans[i]);
 		if (rc < 0)
 			goto out;
 		st->total_bytes += s->plans[i].bytes;
+		st->part_bytes += s->plans[i].part_bytes;
 		if (s->ok.disks[i].state == RH_DISK_COMPLETE)
 			st->skipped_resume += s->plans[i].bytes;
 		else
 			st->skipped_resume += s->plans[i].bytes - repl_plan_bytes_from(&s->plans[i], from);
-		rh_log_info("disk %zu: %s, %" PRIu64 " bytes, %" PRIu64 " to copy, %s", i, o->disks[i],
-			    s->sizes[i], s->plans[i].bytes,
+		rh_log_info("disk %zu: %s, %" PRIu64 " bytes, partitions %" PRIu64 " bytes, %" PRIu64
+			    " used bytes to copy, %s", i, o->disks[i], s->sizes[i], s->plans[i].part_bytes,
+			    s->plans[i].bytes,
 			    s->ok.disks[i].state == RH_DISK_COMPLETE ? "already complete"
 			    : from > 0 ? "resuming" : "starting");
 	}
