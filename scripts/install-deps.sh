@@ -10,13 +10,13 @@ build_pkgs=(
 	build-essential cmake ninja-build pkg-config
 	libssl-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev
 	libsqlite3-dev libpq-dev libzstd-dev zlib1g-dev
-	libext2fs-dev libblkid-dev libfdisk-dev libcmocka-dev
+	libext2fs-dev libblkid-dev libfdisk-dev libcmocka-dev liblzma-dev libxxhash-dev
 )
 # Tests: real filesystems, partitioning and peer tools used as references.
 test_pkgs=(
 	e2fsprogs xfsprogs btrfs-progs dosfstools mtools lvm2 mdadm
 	fdisk gdisk util-linux kmod cpio zstd xz-utils gzip
-	qemu-utils rsync partclone openssl curl
+	qemu-utils rsync partclone openssl curl postgresql time
 )
 
 missing=()
