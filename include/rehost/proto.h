@@ -46,7 +46,26 @@ enum rh_msg {
 	RH_MSG_DISK_DONE = 7, /* target -> agent: disk complete and on stable storage */
 	RH_MSG_ERROR = 8,     /* either way: fatal error, then close */
 	RH_MSG_BYE = 9,       /* agent -> target: job finished, closing */
+	RH_MSG_SUMS = 10,     /* agent -> target: (chunk, hash) pairs of a disk */
+	RH_MSG_SUMS_END = 11, /* agent -> target: all sums of a disk sent */
+	RH_MSG_NEED = 12,     /* target -> agent: chunks whose hashes differ */
+	RH_MSG_NEED_END = 13, /* target -> agent: comparison of a disk done */
 };
+
+/* Flags of RH_MSG_HELLO. */
+enum rh_hello_flags {
+	RH_HELLO_SYNC = 1 << 0,   /* incremental sync of a completed job */
+	RH_HELLO_VERIFY = 1 << 1, /* compare only; the target writes nothing */
+};
+
+/* Sync and verify compare disks in chunks of this size: the used-block
+ * plan's granularity, so a chunk is wholly used or wholly unused. */
+#define RH_SYNC_CHUNK (64u << 10)
+#define RH_SYNC_HASH_LEN 16u /* XXH3-128 */
+/* Bytes per (chunk index, hash) entry in SUMS, per index in NEED. */
+#define RH_PROTO_SUM_SIZE (8u + RH_SYNC_HASH_LEN)
+#define RH_PROTO_SUMS_MAX ((RH_PROTO_MAX_PAYLOAD - 8u) / RH_PROTO_SUM_SIZE)
+#define RH_PROTO_NEED_MAX ((RH_PROTO_MAX_PAYLOAD - 8u) / 8u)
 
 /* Flags of RH_MSG_DATA. */
 enum rh_data_flags {
@@ -104,6 +123,19 @@ struct rh_position {
 	uint64_t bytes;       /* DISK_END: bytes of data sent in total for the disk */
 };
 
+/* SUMS and NEED: a disk and a list borrowed from the frame buffer. */
+struct rh_sums {
+	uint32_t disk;
+	uint32_t count;
+	const uint8_t *entries; /* count x (u64 chunk index, 16-byte hash) */
+};
+
+struct rh_need {
+	uint32_t disk;
+	uint32_t count;
+	const uint8_t *index;   /* count x u64 chunk index, increasing */
+};
+
 struct rh_error_msg {
 	int32_t code;         /* RH_ERR_* */
 	char sms[32];         /* "SMS.0805", "MSG.target-disk-size" or "" */
@@ -121,6 +153,8 @@ struct rh_frame {
 		struct rh_data data;
 		struct rh_position pos;
 		struct rh_error_msg error;
+		struct rh_sums sums;
+		struct rh_need need;
 	} u;
 };
 
@@ -145,6 +179,13 @@ size_t rh_proto_put_pos(uint8_t *buf, size_t cap, uint16_t type, const struct rh
 size_t rh_proto_put_error(uint8_t *buf, size_t cap, int code, const char *sms,
 			  const char *text);
 size_t rh_proto_put_bye(uint8_t *buf, size_t cap);
+/* HELLO with flags (enum rh_hello_flags). */
+size_t rh_proto_put_hello_flags(uint8_t *buf, size_t cap, const struct rh_hello *h,
+				uint16_t flags);
+/* Header + prefix of SUMS/NEED for count entries; the caller appends
+ * count x RH_PROTO_SUM_SIZE (SUMS) or count x 8 (NEED) bytes. */
+size_t rh_proto_put_list_hdr(uint8_t *buf, size_t cap, uint16_t type, uint32_t disk,
+			     uint32_t count);
 
 /* Size of the DATA prefix inside the payload. */
 #define RH_PROTO_DATA_PREFIX 32u

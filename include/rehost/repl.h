@@ -44,7 +44,14 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o);
 enum rh_progress_mode { RH_PROGRESS_AUTO, RH_PROGRESS_BAR, RH_PROGRESS_LOG, RH_PROGRESS_JSON,
 			RH_PROGRESS_NONE };
 
+enum rh_repl_mode {
+	RH_REPL_MIGRATE = 0, /* full copy, resumable */
+	RH_REPL_SYNC,        /* send only chunks whose hashes differ */
+	RH_REPL_VERIFY,      /* compare chunk hashes, write nothing */
+};
+
 struct rh_migrate_opts {
+	enum rh_repl_mode mode;
 	const char *const *disks;   /* source disks (block devices or image files) */
 	size_t ndisks;
 	const char *target;         /* HOST:PORT */
@@ -67,6 +74,16 @@ struct rh_migrate_stats {
 	uint64_t skipped_resume;    /* planned bytes already durable at start */
 	uint64_t zero_bytes;        /* planned bytes found to be zero */
 	double seconds;
+	/* sync and verify */
+	uint64_t chunks_compared;   /* used chunks hashed on both sides */
+	uint64_t chunks_differ;     /* of which the target's differed */
+	uint64_t target_changed;    /* chunks written on the target since the
+				     * last sync; UINT64_MAX when unknown */
+	uint64_t source_changed;    /* chunks changed on the source since the
+				     * last sync; UINT64_MAX when unknown */
+	uint64_t hashed_bytes;      /* source bytes read to hash */
+	uint64_t first_mismatch[8]; /* verify: byte offsets of the first mismatches */
+	uint32_t first_mismatch_disk[8];
 };
 
 /* Copy the disks to the target, resuming from the target's checkpoint.

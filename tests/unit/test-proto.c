@@ -47,8 +47,13 @@ static void test_hello_roundtrip(void **state)
 	buf[15] = 1;
 	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
 	buf[15] = 0;
-	buf[7] = 1;
+	buf[7] = 4; /* unknown HELLO flag */
 	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	buf[7] = RH_HELLO_VERIFY; /* verify only makes sense with sync */
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	buf[7] = RH_HELLO_SYNC | RH_HELLO_VERIFY;
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), 0);
+	assert_int_equal(f.flags, RH_HELLO_SYNC | RH_HELLO_VERIFY);
 	buf[7] = 0;
 	assert_int_equal(rh_proto_validate(buf, n, true, &f), 0);
 }
@@ -166,6 +171,29 @@ static void test_small_frames(void **state)
 	assert_int_equal(rh_proto_put_bye(buf, 3), 0);
 }
 
+static void test_lists(void **state)
+{
+	struct rh_frame f;
+	size_t n;
+
+	n = rh_proto_put_list_hdr(buf, sizeof buf, RH_MSG_SUMS, 2, 3);
+	memset(buf + n, 0x5a, 3 * RH_PROTO_SUM_SIZE);
+	assert_int_equal(rh_proto_validate(buf, n + 3 * RH_PROTO_SUM_SIZE, true, &f), 0);
+	assert_int_equal(f.u.sums.count, 3);
+	assert_int_equal(f.u.sums.disk, 2);
+	/* Count and payload must agree; lists flow one way each. */
+	assert_int_equal(rh_proto_validate(buf, n + 2 * RH_PROTO_SUM_SIZE, true, &f), RH_ERR_PROTO);
+	assert_int_equal(rh_proto_validate(buf, n + 3 * RH_PROTO_SUM_SIZE, false, &f), RH_ERR_PROTO);
+	n = rh_proto_put_list_hdr(buf, sizeof buf, RH_MSG_NEED, 0, 2);
+	memset(buf + n, 0, 16);
+	assert_int_equal(rh_proto_validate(buf, n + 16, false, &f), 0);
+	assert_int_equal(f.u.need.count, 2);
+	n = rh_proto_put_list_hdr(buf, sizeof buf, RH_MSG_NEED, 0, 0);
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), RH_ERR_PROTO);
+	/* A count whose entries would exceed the payload bound is refused. */
+	assert_int_equal(rh_proto_put_list_hdr(buf, sizeof buf, RH_MSG_SUMS, 0, UINT32_MAX), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_data),
 		cmocka_unit_test(test_header_bound),
 		cmocka_unit_test(test_small_frames),
+		cmocka_unit_test(test_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

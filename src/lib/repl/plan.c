@@ -3,8 +3,11 @@
  * copied (boot code, partition tables, EBRs, GPT's backup header); inside
  * each partition only what its filesystem uses (rehost/usedmap.h, with the
  * "all used" fallback for unknown or damaged contents, where zero chunks
- * are then skipped by the copier). Image files also skip their holes
- * (SEEK_DATA), which read as zeros anyway.
+ * are then skipped by the copier). A full copy also skips the holes of
+ * image files (SEEK_DATA), which read as zeros anyway; sync and verify do
+ * not, because a file written through a loop device can report a range as
+ * a hole one moment and as data the next, and their chunk lists must be
+ * stable from run to run.
  */
 #define RH_LOG_COMPONENT "plan"
 #include <errno.h>
@@ -154,7 +157,8 @@ static int push_data(struct repl_plan *plan, size_t *cap, int fd, bool sparse_fi
 	return 0;
 }
 
-int repl_plan_build(int fd, const char *name, uint64_t size, struct repl_plan *plan)
+int repl_plan_build(int fd, const char *name, uint64_t size, bool skip_holes,
+		    struct repl_plan *plan)
 {
 	struct rh_extents *x = NULL;
 	struct stat st;
@@ -174,7 +178,7 @@ int repl_plan_build(int fd, const char *name, uint64_t size, struct repl_plan *p
 	for (size_t i = 0; rc == 0 && i < rh_extents_count(x); i++) {
 		const struct rh_extent *e = rh_extents_get(x, i);
 
-		rc = push_data(plan, &cap, fd, S_ISREG(st.st_mode), e->off, e->len);
+		rc = push_data(plan, &cap, fd, skip_holes && S_ISREG(st.st_mode), e->off, e->len);
 	}
 	rh_extents_free(x);
 	if (rc < 0)

@@ -14,7 +14,8 @@ const char *rh_proto_msg_name(uint16_t type)
 		[RH_MSG_DATA] = "DATA", [RH_MSG_CHECKPOINT] = "CHECKPOINT",
 		[RH_MSG_DURABLE] = "DURABLE", [RH_MSG_DISK_END] = "DISK_END",
 		[RH_MSG_DISK_DONE] = "DISK_DONE", [RH_MSG_ERROR] = "ERROR",
-		[RH_MSG_BYE] = "BYE",
+		[RH_MSG_BYE] = "BYE", [RH_MSG_SUMS] = "SUMS", [RH_MSG_SUMS_END] = "SUMS_END",
+		[RH_MSG_NEED] = "NEED", [RH_MSG_NEED_END] = "NEED_END",
 	};
 
 	if (type < RH_ARRAY_SIZE(names) && names[type] != NULL)
@@ -178,6 +179,26 @@ static int decode_pos(const uint8_t *p, uint32_t len, uint16_t type, struct rh_p
 	return 0;
 }
 
+/* SUMS / NEED: disk u32, count u32, then count fixed-size entries. */
+static int decode_list(const uint8_t *p, uint32_t len, uint16_t type, uint32_t *disk,
+		       uint32_t *count, const uint8_t **entries)
+{
+	uint32_t esize = type == RH_MSG_SUMS ? RH_PROTO_SUM_SIZE : 8u;
+
+	if (len < 8)
+		return rh_seterr(RH_ERR_PROTO, "%s frame of %u bytes", rh_proto_msg_name(type), len);
+	*disk = rh_be32dec(p);
+	*count = rh_be32dec(p + 4);
+	*entries = p + 8;
+	if (*disk >= RH_PROTO_MAX_DISKS)
+		return rh_seterr(RH_ERR_PROTO, "%s for disk %u", rh_proto_msg_name(type), *disk);
+	/* count is bounded by the payload bound, so this cannot overflow. */
+	if (*count == 0 || (uint64_t)*count * esize != (uint64_t)len - 8)
+		return rh_seterr(RH_ERR_PROTO, "%s frame claims %u entries in %u bytes",
+				 rh_proto_msg_name(type), *count, len);
+	return 0;
+}
+
 static int decode_error(const uint8_t *p, uint32_t len, struct rh_error_msg *e)
 {
 	uint32_t textlen;
@@ -225,12 +246,16 @@ int rh_proto_validate(const uint8_t *frame, size_t len, bool from_agent,
 	case RH_MSG_CHECKPOINT:
 	case RH_MSG_DISK_END:
 	case RH_MSG_BYE:
+	case RH_MSG_SUMS:
+	case RH_MSG_SUMS_END:
 		if (!from_agent)
 			goto wrong_way;
 		break;
 	case RH_MSG_HELLO_OK:
 	case RH_MSG_DURABLE:
 	case RH_MSG_DISK_DONE:
+	case RH_MSG_NEED:
+	case RH_MSG_NEED_END:
 		if (from_agent)
 			goto wrong_way;
 		break;
@@ -239,7 +264,11 @@ int rh_proto_validate(const uint8_t *frame, size_t len, bool from_agent,
 	default:
 		return rh_seterr(RH_ERR_PROTO, "unknown frame type %u", out->type);
 	}
-	if (out->type != RH_MSG_DATA && out->flags != 0)
+	if (out->type == RH_MSG_HELLO) {
+		if ((out->flags & ~(RH_HELLO_SYNC | RH_HELLO_VERIFY)) != 0 ||
+		    out->flags == RH_HELLO_VERIFY)
+			return rh_seterr(RH_ERR_PROTO, "HELLO flags 0x%x invalid", out->flags);
+	} else if (out->type != RH_MSG_DATA && out->flags != 0)
 		return rh_seterr(RH_ERR_PROTO, "%s frame with flags 0x%x",
 				 rh_proto_msg_name(out->type), out->flags);
 
@@ -254,7 +283,15 @@ int rh_proto_validate(const uint8_t *frame, size_t len, bool from_agent,
 	case RH_MSG_DURABLE:
 	case RH_MSG_DISK_END:
 	case RH_MSG_DISK_DONE:
+	case RH_MSG_SUMS_END:
+	case RH_MSG_NEED_END:
 		return decode_pos(p, plen, out->type, &out->u.pos);
+	case RH_MSG_SUMS:
+		return decode_list(p, plen, out->type, &out->u.sums.disk, &out->u.sums.count,
+				   &out->u.sums.entries);
+	case RH_MSG_NEED:
+		return decode_list(p, plen, out->type, &out->u.need.disk, &out->u.need.count,
+				   &out->u.need.index);
 	case RH_MSG_ERROR:
 		return decode_error(p, plen, &out->u.error);
 	case RH_MSG_BYE:
@@ -287,10 +324,16 @@ static size_t put_header(uint8_t *buf, size_t cap, uint16_t type, uint16_t flags
 
 size_t rh_proto_put_hello(uint8_t *buf, size_t cap, const struct rh_hello *h)
 {
+	return rh_proto_put_hello_flags(buf, cap, h, 0);
+}
+
+size_t rh_proto_put_hello_flags(uint8_t *buf, size_t cap, const struct rh_hello *h,
+				uint16_t flags)
+{
 	uint32_t plen = RH_PROTO_HELLO_SIZE(h->ndisks);
 	uint8_t *p;
 
-	if (h->ndisks > RH_PROTO_MAX_DISKS || put_header(buf, cap, RH_MSG_HELLO, 0, plen) == 0)
+	if (h->ndisks > RH_PROTO_MAX_DISKS || put_header(buf, cap, RH_MSG_HELLO, flags, plen) == 0)
 		return 0;
 	p = buf + RH_PROTO_HDR_SIZE;
 	rh_be32enc(p, h->version);
@@ -370,4 +413,19 @@ size_t rh_proto_put_error(uint8_t *buf, size_t cap, int code, const char *sms, c
 size_t rh_proto_put_bye(uint8_t *buf, size_t cap)
 {
 	return put_header(buf, cap, RH_MSG_BYE, 0, 0) == 0 ? 0 : RH_PROTO_HDR_SIZE;
+}
+
+size_t rh_proto_put_list_hdr(uint8_t *buf, size_t cap, uint16_t type, uint32_t disk,
+			     uint32_t count)
+{
+	uint32_t esize = type == RH_MSG_SUMS ? RH_PROTO_SUM_SIZE : 8u;
+	uint64_t plen = 8 + (uint64_t)count * esize;
+
+	if (plen > RH_PROTO_MAX_PAYLOAD || cap < RH_PROTO_HDR_SIZE + 8)
+		return 0;
+	/* The entries are written by the caller after the prefix. */
+	encode_header(buf, type, 0, (uint32_t)plen);
+	rh_be32enc(buf + RH_PROTO_HDR_SIZE, disk);
+	rh_be32enc(buf + RH_PROTO_HDR_SIZE + 4, count);
+	return RH_PROTO_HDR_SIZE + 8;
 }

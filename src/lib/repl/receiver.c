@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "repl-internal.h"
+#include "receiver-internal.h"
 #include "rehost/checked.h"
 #include "rehost/crc64.h"
 #include "rehost/err.h"
@@ -28,30 +28,7 @@
 #define DEFAULT_SYNC_BYTES (24u << 20)
 #define SYNC_SECONDS 2
 
-struct tdisk {
-	int fd;
-	bool is_file;
-	char path[4096];
-	uint64_t size, layout;
-	uint32_t state;      /* enum rh_disk_state */
-	uint64_t durable;    /* everything the agent planned below this is on disk */
-	uint64_t written;    /* end of the last chunk written (not yet durable) */
-};
-
-struct receiver {
-	const struct rh_receiver_opts *o;
-	const char *state_dir;
-	struct rh_tls_conn *c;
-	char job_id[RH_PROTO_JOB_ID_LEN + 1];
-	uint32_t ndisks;
-	struct tdisk disks[RH_PROTO_MAX_DISKS];
-	uint8_t *frame, *raw;
-	ZSTD_DCtx *dctx;
-	uint64_t unsynced;
-	struct timespec last_sync;
-};
-
-static int state_save(struct receiver *r)
+int receiver_state_save(struct receiver *r)
 {
 	json_t *j = json_pack("{s:i, s:s, s:[]}", "version", 1, "job_id", r->job_id, "disks");
 	char hex[17];
@@ -192,23 +169,24 @@ static int open_disks(struct receiver *r, const struct rh_hello *h, bool resumin
 	return 0;
 }
 
-static int make_durable(struct receiver *r)
+int receiver_make_durable(struct receiver *r)
 {
 	for (uint32_t i = 0; i < r->ndisks; i++) {
 		struct tdisk *d = &r->disks[i];
 
-		if (d->written == d->durable && d->state != RH_DISK_PARTIAL)
+		if (d->fd < 0 || (!r->sync && d->written == d->durable && d->state != RH_DISK_PARTIAL))
 			continue;
 		if (fdatasync(d->fd) < 0)
 			return rh_seterr_errno(errno, "cannot sync %s", d->path);
-		d->durable = d->written;
+		if (!r->sync)
+			d->durable = d->written;
 	}
 	r->unsynced = 0;
 	clock_gettime(CLOCK_MONOTONIC, &r->last_sync);
-	return state_save(r);
+	return receiver_state_save(r);
 }
 
-static int send_pos(struct receiver *r, uint16_t type, uint32_t disk)
+int receiver_send_pos(struct receiver *r, uint16_t type, uint32_t disk)
 {
 	uint8_t buf[RH_PROTO_HDR_SIZE + RH_PROTO_POS_SIZE];
 	struct rh_position p = { .disk = disk, .offset = r->disks[disk].durable };
@@ -250,7 +228,7 @@ static int handle_data(struct receiver *r, const struct rh_data *dt)
 	if (dt->offset < d->written)
 		return rh_seterr(RH_ERR_PROTO, "DATA at %" PRIu64 " behind position %" PRIu64 " of disk %u",
 				 dt->offset, d->written, dt->disk);
-	if (d->state == RH_DISK_COMPLETE)
+	if (d->state == RH_DISK_COMPLETE && !(r->sync && !r->verify))
 		return rh_seterr(RH_ERR_PROTO, "DATA for completed disk %u", dt->disk);
 
 	if (dt->flags & RH_DATA_ZERO) {
@@ -286,7 +264,8 @@ static int handle_data(struct receiver *r, const struct rh_data *dt)
 		}
 	}
 	d->written = end;
-	d->state = RH_DISK_PARTIAL;
+	if (!r->sync)
+		d->state = RH_DISK_PARTIAL;
 	r->unsynced += dt->length;
 	return 0;
 }
@@ -301,7 +280,7 @@ static bool sync_due(struct receiver *r)
 	return r->unsynced > 0 && now.tv_sec - r->last_sync.tv_sec >= SYNC_SECONDS;
 }
 
-static int hello(struct receiver *r, const struct rh_hello *h)
+static int hello(struct receiver *r, const struct rh_hello *h, uint16_t flags)
 {
 	uint8_t buf[RH_PROTO_HDR_SIZE + RH_PROTO_HELLO_OK_SIZE(RH_PROTO_MAX_DISKS)];
 	struct rh_hello_ok ok = { .version = RH_PROTO_VERSION, .ndisks = h->ndisks };
@@ -312,10 +291,19 @@ static int hello(struct receiver *r, const struct rh_hello *h)
 	resuming = state_load(r, h);
 	if (resuming < 0)
 		return resuming;
+	r->sync = (flags & RH_HELLO_SYNC) != 0;
+	r->verify = (flags & RH_HELLO_VERIFY) != 0;
+	if (r->sync) {
+		for (uint32_t i = 0; i < r->ndisks; i++)
+			if (resuming != 1 || r->disks[i].state != RH_DISK_COMPLETE)
+				return rh_seterr(RH_ERR_STATE,
+						 "%s needs a completed migration of this job on the target (disk %u is not complete); run rehost migrate first",
+						 r->verify ? "verify" : "sync", i);
+	}
 	rc = open_disks(r, h, resuming == 1);
 	if (rc < 0)
 		return rc;
-	rc = state_save(r);
+	rc = receiver_state_save(r);
 	if (rc < 0)
 		return rc;
 	for (uint32_t i = 0; i < r->ndisks; i++) {
@@ -368,47 +356,57 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
 			}
 			rh_log_info("job %s from %s: %u disks, chunks up to %u bytes", f.u.hello.job_id,
 				    rh_tls_peer_name(c), f.u.hello.ndisks, f.u.hello.chunk_size);
-			rc = hello(r, &f.u.hello);
+			rc = hello(r, &f.u.hello, f.flags);
 			/* Only an accepted HELLO owns the checkpoint: a refused one
 			 * (another job, changed layout) must not overwrite it. */
 			greeted = rc == 0;
 			break;
 		case RH_MSG_DATA:
 			rc = handle_data(r, &f.u.data);
-			if (rc == 0 && sync_due(r) && (rc = make_durable(r)) == 0)
-				rc = send_pos(r, RH_MSG_DURABLE, f.u.data.disk);
+			if (rc == 0 && !r->sync && sync_due(r) && (rc = receiver_make_durable(r)) == 0)
+				rc = receiver_send_pos(r, RH_MSG_DURABLE, f.u.data.disk);
 			break;
 		case RH_MSG_CHECKPOINT:
 			if (f.u.pos.disk >= r->ndisks) {
 				rc = rh_seterr(RH_ERR_PROTO, "CHECKPOINT for disk %u", f.u.pos.disk);
 				break;
 			}
-			rc = make_durable(r);
+			rc = receiver_make_durable(r);
 			if (rc == 0)
-				rc = send_pos(r, RH_MSG_DURABLE, f.u.pos.disk);
+				rc = receiver_send_pos(r, RH_MSG_DURABLE, f.u.pos.disk);
+			break;
+		case RH_MSG_SUMS:
+			rc = receiver_sync_sums(r, &f.u.sums);
+			break;
+		case RH_MSG_SUMS_END:
+			rc = receiver_sync_compare(r, f.u.pos.disk);
 			break;
 		case RH_MSG_DISK_END:
 			if (f.u.pos.disk >= r->ndisks) {
 				rc = rh_seterr(RH_ERR_PROTO, "DISK_END for disk %u", f.u.pos.disk);
 				break;
 			}
+			if (r->sync) {
+				rc = receiver_sync_disk_end(r, f.u.pos.disk);
+				break;
+			}
 			/* Complete only once the data is on stable storage. */
 			r->disks[f.u.pos.disk].written = r->disks[f.u.pos.disk].size;
 			r->disks[f.u.pos.disk].state = RH_DISK_PARTIAL;
-			rc = make_durable(r);
+			rc = receiver_make_durable(r);
 			if (rc == 0) {
 				r->disks[f.u.pos.disk].state = RH_DISK_COMPLETE;
-				rc = state_save(r);
+				rc = receiver_state_save(r);
 			}
 			if (rc == 0) {
 				rh_log_info("disk %u complete: %s", f.u.pos.disk,
 					    r->disks[f.u.pos.disk].path);
-				rc = send_pos(r, RH_MSG_DISK_DONE, f.u.pos.disk);
+				rc = receiver_send_pos(r, RH_MSG_DISK_DONE, f.u.pos.disk);
 			}
 			break;
 		case RH_MSG_BYE:
 			rh_log_info("job %s: agent finished", r->job_id);
-			rc = make_durable(r);
+			rc = receiver_make_durable(r);
 			goto out;
 		default:
 			rc = rh_seterr(RH_ERR_PROTO, "unexpected %s", rh_proto_msg_name(f.type));
@@ -426,7 +424,7 @@ out_err:
 		char msg[1024];
 
 		snprintf(msg, sizeof msg, "%s", rh_lasterr());
-		make_durable(r);
+		receiver_make_durable(r);
 		rh_seterr_sms(saved, rh_err_sms_code(saved), "%s", msg);
 	}
 out:
@@ -434,6 +432,7 @@ out:
 		if (r->disks[i].fd >= 0)
 			close(r->disks[i].fd);
 	ZSTD_freeDCtx(r->dctx);
+	repl_sums_release(&r->pending);
 	free(r->frame);
 	free(r->raw);
 	free(r);

@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "rehost/proto.h"
 #include <stdlib.h>
 
 /* Checkpoint files are small; anything bigger is not ours. */
@@ -34,10 +36,30 @@ struct repl_plan {
 };
 
 /* Ranges of the disk open on fd (size bytes, name for messages) that may
- * hold data: see plan.c. */
-int repl_plan_build(int fd, const char *name, uint64_t size, struct repl_plan *plan);
+ * hold data: see plan.c. skip_holes: leave out holes of a sparse file. */
+int repl_plan_build(int fd, const char *name, uint64_t size, bool skip_holes,
+		    struct repl_plan *plan);
 void repl_plan_release(struct repl_plan *plan);
 /* Planned bytes at or after offset from. */
 uint64_t repl_plan_bytes_from(const struct repl_plan *plan, uint64_t from);
+
+/* chunksum.c: per-chunk hashes (RH_SYNC_CHUNK bytes, XXH3-128). */
+struct repl_sums {
+	uint64_t *idx;          /* chunk indices, increasing */
+	uint8_t (*hash)[16];    /* hash of each chunk, big-endian high|low */
+	size_t n;
+};
+
+int repl_sums_alloc(struct repl_sums *s, size_t n);
+void repl_sums_release(struct repl_sums *s);
+/* The chunks that the plan's ranges touch (hashes not yet computed). */
+int repl_sums_from_plan(const struct repl_plan *plan, uint64_t disk_size, struct repl_sums *s);
+/* Hash every listed chunk of the disk open on fd; adds to *bytes_read. */
+int repl_sums_hash(int fd, uint64_t disk_size, struct repl_sums *s, uint64_t *bytes_read);
+/* Durable storage in dir/name; load refuses more than max_count entries.
+ * load returns RH_ERR_NOTFOUND when there is no file. */
+int repl_sums_save(const char *dir, const char *name, const struct repl_sums *s);
+int repl_sums_load(const char *dir, const char *name, uint64_t max_count, struct repl_sums *s);
+const uint8_t *repl_sums_find(const struct repl_sums *s, uint64_t idx);
 
 #endif

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "repl-internal.h"
+#include "sender-internal.h"
 #include "rehost/checked.h"
 #include "rehost/crc64.h"
 #include "rehost/err.h"
@@ -30,47 +30,9 @@
 #include "rehost/ratelimit.h"
 #include "rehost/repl.h"
 
-#define NNODES 6
 #define JOB_FILE "rehost-agent-job.json"
 
-enum node_state { N_FREE, N_READ, N_BUSY, N_READY };
-
-struct node {
-	enum node_state state;
-	uint64_t seq;
-	bool disk_end;            /* marker: all chunks of `disk` are queued */
-	bool zero;
-	uint32_t disk, len;
-	uint64_t off, crc;
-	uint8_t *raw;             /* node_size bytes read from the disk */
-	uint8_t *z;               /* compressed bytes, or NULL when sent raw */
-	size_t zlen, zcap;
-};
-
-struct sender {
-	const struct rh_migrate_opts *o;
-	struct rh_migrate_stats *st;
-	int fds[RH_PROTO_MAX_DISKS];
-	uint64_t sizes[RH_PROTO_MAX_DISKS], layouts[RH_PROTO_MAX_DISKS];
-	struct repl_plan plans[RH_PROTO_MAX_DISKS];
-	struct rh_hello_ok ok;
-	int threads;
-
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct node nodes[NNODES];
-	bool reader_done, stop;
-	int reader_err;
-	char reader_msg[1024];
-
-	/* progress, under mu */
-	uint64_t done_raw, done_wire, durable_bytes;
-	struct timespec t0;
-	struct { double t; uint64_t raw, wire; } hist[8]; /* one sample a second */
-	unsigned nhist;
-};
-
-static double now_s(void)
+double sender_now(void)
 {
 	struct timespec ts;
 
@@ -256,7 +218,7 @@ static void *worker_main(void *arg)
 static void progress_sample(struct sender *s, bool force)
 {
 	static const char *const spin = "|/-\\";
-	double t = now_s() - s->st->seconds, rate_raw = 0, rate_wire = 0, eta = -1;
+	double t = sender_now() - s->st->seconds, rate_raw = 0, rate_wire = 0, eta = -1;
 	uint64_t total = s->st->total_bytes, done;
 	unsigned h = s->nhist % 8, old;
 	char tb[32], db[32];
@@ -480,6 +442,10 @@ static int job_id_for(struct sender *s, char id[RH_PROTO_JOB_ID_LEN + 1])
 	json_decref(j);
 	if (rc < 0 && rc != RH_ERR_NOTFOUND)
 		return rc;
+	if (o->mode != RH_REPL_MIGRATE)
+		return rh_seterr(RH_ERR_STATE,
+				 "no migration job for these disks in %s; run rehost migrate with the same --disk list and --state-dir first",
+				 o->state_dir);
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		return rh_seterr_errno(errno, "getrandom");
 	for (size_t i = 0; i < sizeof rnd; i++)
@@ -570,7 +536,10 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 		rc = RH_ERR_NOMEM;
 		goto out;
 	}
-	rc = rh_tls_write(c, fbuf, rh_proto_put_hello(fbuf, RH_FRAME_BUF_SIZE, &h));
+	rc = rh_tls_write(c, fbuf, rh_proto_put_hello_flags(fbuf, RH_FRAME_BUF_SIZE, &h,
+				o->mode == RH_REPL_SYNC     ? RH_HELLO_SYNC
+				: o->mode == RH_REPL_VERIFY ? RH_HELLO_SYNC | RH_HELLO_VERIFY
+							    : 0));
 	if (rc == 0)
 		rc = rh_frame_recv(c, fbuf, false, &f);
 	if (rc < 0)
@@ -588,7 +557,8 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 			rc = rh_seterr(RH_ERR_PROTO, "target resume point beyond disk %zu", i);
 			goto out;
 		}
-		rc = repl_plan_build(s->fds[i], o->disks[i], s->sizes[i], &s->plans[i]);
+		rc = repl_plan_build(s->fds[i], o->disks[i], s->sizes[i], o->mode == RH_REPL_MIGRATE,
+				     &s->plans[i]);
 		if (rc < 0)
 			goto out;
 		st->total_bytes += s->plans[i].bytes;
@@ -597,21 +567,35 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 			st->skipped_resume += s->plans[i].bytes;
 		else
 			st->skipped_resume += s->plans[i].bytes - repl_plan_bytes_from(&s->plans[i], from);
-		rh_log_info("disk %zu: %s, %" PRIu64 " bytes, partitions %" PRIu64 " bytes, %" PRIu64
-			    " used bytes to copy, %s", i, o->disks[i], s->sizes[i], s->plans[i].part_bytes,
-			    s->plans[i].bytes,
-			    s->ok.disks[i].state == RH_DISK_COMPLETE ? "already complete"
-			    : from > 0 ? "resuming" : "starting");
+		if (o->mode == RH_REPL_MIGRATE)
+			rh_log_info("disk %zu: %s, %" PRIu64 " bytes, partitions %" PRIu64 " bytes, %" PRIu64
+				    " used bytes to copy, %s", i, o->disks[i], s->sizes[i],
+				    s->plans[i].part_bytes, s->plans[i].bytes,
+				    s->ok.disks[i].state == RH_DISK_COMPLETE ? "already complete"
+				    : from > 0 ? "resuming" : "starting");
+	}
+	st->seconds = sender_now();
+	if (o->mode != RH_REPL_MIGRATE) {
+		/* Hash, compare, and turn each plan into the chunks that differ. */
+		rc = sender_compare(s, c, fbuf, h.job_id);
+		if (rc < 0)
+			goto out;
+		if (o->mode == RH_REPL_VERIFY) {
+			st->seconds = sender_now() - st->seconds;
+			rc = rh_tls_write(c, fbuf, rh_proto_put_bye(fbuf, RH_FRAME_BUF_SIZE));
+			goto out;
+		}
 	}
 	rh_log_info("compression: %s", s->threads ? "zstd" : "off");
-	st->seconds = now_s();
 	rc = pump(s, c);
+	if (rc == 0 && o->mode == RH_REPL_SYNC)
+		rc = sender_save_sums(s, h.job_id);
 	pthread_mutex_lock(&s->mu);
 	progress_sample(s, true);
 	pthread_mutex_unlock(&s->mu);
 	if (o->progress == RH_PROGRESS_BAR)
 		fputc('\n', stderr);
-	st->seconds = now_s() - st->seconds;
+	st->seconds = sender_now() - st->seconds;
 	st->sent_raw = s->done_raw;
 	st->sent_wire = s->done_wire;
 	if (rc == 0)
@@ -628,6 +612,7 @@ out:
 		if (s->fds[i] >= 0)
 			close(s->fds[i]);
 		repl_plan_release(&s->plans[i]);
+		repl_sums_release(&s->sums[i]);
 	}
 	for (int i = 0; i < NNODES; i++) {
 		free(s->nodes[i].raw);

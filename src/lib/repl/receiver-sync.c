@@ -1,0 +1,172 @@
+/*
+ * Target side of incremental sync and block verify. The agent sends the
+ * hashes of the source's used chunks; the target hashes the same chunks of
+ * its disk, answers with the chunks that differ (NEED), and, for a sync,
+ * receives them. The hashes of what the target holds are kept in
+ * rehost-sums-diskN.bin, so the next sync also reports how many chunks were
+ * written on the target in between (the seed overwrites them: §2.8).
+ */
+#define RH_LOG_COMPONENT "target"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "receiver-internal.h"
+#include "rehost/endian.h"
+#include "rehost/err.h"
+#include "rehost/log.h"
+
+static void sums_name(uint32_t disk, char *buf, size_t len)
+{
+	snprintf(buf, len, "rehost-sums-disk%u.bin", disk);
+}
+
+int receiver_sync_sums(struct receiver *r, const struct rh_sums *m)
+{
+	struct repl_sums *p = &r->pending;
+	uint64_t nchunks;
+
+	if (!r->sync || m->disk >= r->ndisks)
+		return rh_seterr(RH_ERR_PROTO, "SUMS outside a sync session or for disk %u", m->disk);
+	if (p->n > 0 && r->pending_disk != m->disk)
+		return rh_seterr(RH_ERR_PROTO, "SUMS for disk %u before disk %u ended", m->disk,
+				 r->pending_disk);
+	nchunks = (r->disks[m->disk].size + RH_SYNC_CHUNK - 1) / RH_SYNC_CHUNK;
+	if (p->n + m->count > nchunks)
+		return rh_seterr(RH_ERR_PROTO, "more SUMS than disk %u has chunks", m->disk);
+	{
+		uint64_t *ni = realloc(p->idx, (p->n + m->count) * sizeof *p->idx);
+		uint8_t (*nh)[16];
+
+		if (ni == NULL)
+			return RH_ERR_NOMEM;
+		p->idx = ni;
+		nh = realloc(p->hash, (p->n + m->count) * sizeof *p->hash);
+		if (nh == NULL)
+			return RH_ERR_NOMEM;
+		p->hash = nh;
+	}
+	for (uint32_t i = 0; i < m->count; i++) {
+		const uint8_t *e = m->entries + (size_t)i * RH_PROTO_SUM_SIZE;
+		uint64_t idx = rh_be64dec(e);
+
+		/* Strictly increasing and inside the disk: checked before use. */
+		if (idx >= nchunks || (p->n > 0 && idx <= p->idx[p->n - 1]))
+			return rh_seterr(RH_ERR_PROTO, "SUMS chunk %" PRIu64 " out of order or range", idx);
+		p->idx[p->n] = idx;
+		memcpy(p->hash[p->n], e + 8, RH_SYNC_HASH_LEN);
+		p->n++;
+	}
+	r->pending_disk = m->disk;
+	return 0;
+}
+
+static int send_need(struct receiver *r, uint32_t disk, const uint64_t *idx, size_t n)
+{
+	uint8_t *buf = r->frame; /* free between frames: the request was consumed */
+
+	while (n > 0) {
+		uint32_t k = (uint32_t)(n < RH_PROTO_NEED_MAX ? n : RH_PROTO_NEED_MAX);
+		size_t hl = rh_proto_put_list_hdr(buf, RH_FRAME_BUF_SIZE, RH_MSG_NEED, disk, k);
+		int rc;
+
+		for (uint32_t i = 0; i < k; i++)
+			rh_be64enc(buf + hl + 8 * (size_t)i, idx[i]);
+		rc = rh_tls_write(r->c, buf, hl + 8 * (size_t)k);
+		if (rc < 0)
+			return rc;
+		idx += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int receiver_sync_compare(struct receiver *r, uint32_t disk)
+{
+	struct repl_sums mine = { 0 }, old = { 0 };
+	struct tdisk *d;
+	uint64_t *need = NULL, changed = 0, read = 0;
+	uint8_t buf[RH_PROTO_HDR_SIZE + RH_PROTO_POS_SIZE];
+	struct rh_position end = { .disk = disk };
+	char name[64];
+	size_t nneed = 0;
+	int rc;
+
+	if (!r->sync || disk >= r->ndisks || (r->pending.n > 0 && r->pending_disk != disk))
+		return rh_seterr(RH_ERR_PROTO, "SUMS_END for disk %u unexpected", disk);
+	d = &r->disks[disk];
+	rc = repl_sums_alloc(&mine, r->pending.n);
+	if (rc < 0)
+		goto out;
+	memcpy(mine.idx, r->pending.idx, r->pending.n * sizeof *mine.idx);
+	rc = repl_sums_hash(d->fd, d->size, &mine, &read);
+	if (rc < 0)
+		goto out;
+	/* Chunks written on the target since the last sync (or the copy). */
+	sums_name(disk, name, sizeof name);
+	rc = repl_sums_load(r->state_dir, name, d->size / RH_SYNC_CHUNK + 1, &old);
+	if (rc == RH_ERR_NOTFOUND || rc == RH_ERR_CORRUPT) {
+		if (rc == RH_ERR_CORRUPT)
+			rh_log_warn("ignoring %s: %s", name, rh_lasterr());
+		changed = UINT64_MAX; /* unknown: first sync after the copy */
+	} else if (rc < 0) {
+		goto out;
+	} else {
+		for (size_t i = 0; i < mine.n; i++) {
+			const uint8_t *h = repl_sums_find(&old, mine.idx[i]);
+
+			if (h != NULL && memcmp(h, mine.hash[i], RH_SYNC_HASH_LEN) != 0)
+				changed++;
+		}
+	}
+	need = malloc((mine.n ? mine.n : 1) * sizeof *need);
+	if (need == NULL) {
+		rc = RH_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < mine.n; i++)
+		if (memcmp(mine.hash[i], r->pending.hash[i], RH_SYNC_HASH_LEN) != 0)
+			need[nneed++] = mine.idx[i];
+	rh_log_info("disk %u: compared %zu chunks (%" PRIu64 " bytes read): %zu differ, %s%" PRIu64
+		    " changed on the target since the last sync", disk, mine.n, read, nneed,
+		    changed == UINT64_MAX ? "unknown (first sync) / " : "",
+		    changed == UINT64_MAX ? 0 : changed);
+	rc = send_need(r, disk, need, nneed);
+	if (rc < 0)
+		goto out;
+	end.offset = nneed;
+	end.bytes = changed;
+	d->written = 0; /* sync DATA arrives in increasing order from here */
+	rc = rh_tls_write(r->c, buf, rh_proto_put_pos(buf, sizeof buf, RH_MSG_NEED_END, &end));
+	if (r->verify)
+		repl_sums_release(&r->pending); /* nothing will be written */
+out:
+	free(need);
+	repl_sums_release(&mine);
+	repl_sums_release(&old);
+	return rc;
+}
+
+int receiver_sync_disk_end(struct receiver *r, uint32_t disk)
+{
+	char name[64];
+	int rc;
+
+	if (r->verify)
+		return rh_seterr(RH_ERR_PROTO, "DISK_END in a verify session");
+	if (r->pending.n > 0 && r->pending_disk != disk)
+		return rh_seterr(RH_ERR_PROTO, "DISK_END for disk %u during disk %u", disk,
+				 r->pending_disk);
+	/* Data first, then the hashes that describe it. */
+	rc = receiver_make_durable(r);
+	if (rc < 0)
+		return rc;
+	sums_name(disk, name, sizeof name);
+	rc = repl_sums_save(r->state_dir, name, &r->pending);
+	if (rc < 0)
+		return rc;
+	repl_sums_release(&r->pending);
+	rh_log_info("disk %u synced: %s", disk, r->disks[disk].path);
+	return receiver_send_pos(r, RH_MSG_DISK_DONE, disk);
+}

@@ -1,0 +1,58 @@
+/* Private to the agent's sender (sender.c, sender-sync.c). */
+#ifndef REHOST_SENDER_INTERNAL_H
+#define REHOST_SENDER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "repl-internal.h"
+#include "rehost/repl.h"
+
+#define NNODES 6
+
+enum node_state { N_FREE, N_READ, N_BUSY, N_READY };
+
+struct node {
+	enum node_state state;
+	uint64_t seq;
+	bool disk_end;            /* marker: all chunks of `disk` are queued */
+	bool zero;
+	uint32_t disk, len;
+	uint64_t off, crc;
+	uint8_t *raw;             /* node_size bytes read from the disk */
+	uint8_t *z;               /* compressed bytes, or NULL when sent raw */
+	size_t zlen, zcap;
+};
+
+struct sender {
+	const struct rh_migrate_opts *o;
+	struct rh_migrate_stats *st;
+	int fds[RH_PROTO_MAX_DISKS];
+	uint64_t sizes[RH_PROTO_MAX_DISKS], layouts[RH_PROTO_MAX_DISKS];
+	struct repl_plan plans[RH_PROTO_MAX_DISKS];
+	struct repl_sums sums[RH_PROTO_MAX_DISKS]; /* sync: source hashes to keep */
+	struct rh_hello_ok ok;
+	int threads;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct node nodes[NNODES];
+	bool reader_done, stop;
+	int reader_err;
+	char reader_msg[1024];
+
+	/* progress, under mu */
+	uint64_t done_raw, done_wire, durable_bytes;
+	struct timespec t0;
+	struct { double t; uint64_t raw, wire; } hist[8]; /* one sample a second */
+	unsigned nhist;
+};
+
+double sender_now(void);
+
+/* sender-sync.c */
+int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const char *job_id);
+int sender_save_sums(struct sender *s, const char *job_id);
+
+#endif
