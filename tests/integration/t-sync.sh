@@ -120,4 +120,32 @@ cycles=$(grep -c 'sync cycle' "$T/cont.log")
 [ "$cycles" -ge 2 ] || fail "continuous sync ran $cycles cycles"
 expect_exit 0 "$REHOST" sync "${A[@]}"
 same "continuous sync"
-log "ok: $cycles continuous cycles"
+log "continuous: $cycles cycles"
+
+# --- block verify: clean target, then one flipped byte in used data ---
+V=(--disk "$src" --to "127.0.0.1:$port" --keys "$T/keys" --state-dir "$T/st" --progress none)
+expect_exit 0 "$REHOST" verify "${V[@]}"
+assert_grep 'differ: target matches source' "$T/out"
+off=$(python3 - "$src" <<'PY'
+import sys
+# first byte of a non-zero 64 KiB chunk in the data partition, past 2 MiB
+with open(sys.argv[1], "rb") as f:
+    for chunk in range(32, 6400):
+        f.seek(chunk * 65536)
+        b = f.read(65536)
+        if any(b):
+            print(chunk * 65536 + next(i for i, x in enumerate(b) if x)); break
+PY
+)
+python3 - "$T/tgt/disk0.raw" "$off" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))
+PY
+expect_exit 1 "$REHOST" verify "${V[@]}"
+chunk=$((off / 65536 * 65536))
+assert_grep "^differs: disk 0, bytes $chunk\\.\\." "$T/out"
+assert_grep ' 1 differ: target DIFFERS from source' "$T/out"
+expect_exit 0 "$REHOST" sync "${A[@]}"
+expect_exit 0 "$REHOST" verify "${V[@]}"
+log "block verify found the flipped byte at $off and sync repaired it"
