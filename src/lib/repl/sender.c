@@ -217,12 +217,10 @@ static void *worker_main(void *arg)
 
 static void progress_sample(struct sender *s, bool force)
 {
-	static const char *const spin = "|/-\\";
 	double t = sender_now() - s->st->seconds, rate_raw = 0, rate_wire = 0, eta = -1;
 	uint64_t total = s->st->total_bytes, done;
 	unsigned h = s->nhist % 8, old;
 	char tb[32], db[32];
-	(void)spin;
 
 	if (!force && s->nhist > 0 && t - s->hist[(s->nhist - 1) % 8].t < 1.0)
 		return;
