@@ -23,29 +23,46 @@
 #include "rehost/log.h"
 #include "rehost/repl.h"
 
-#define STATE_FILE "rehost-target.json"
 /* Durable at least this often, so a crash re-sends at most this much. */
 #define DEFAULT_SYNC_BYTES (24u << 20)
 #define SYNC_SECONDS 2
 
-int receiver_state_save(struct receiver *r)
+json_t *receiver_state_json(const struct receiver *r, const uint32_t *states,
+			    const uint64_t *durables)
 {
 	json_t *j = json_pack("{s:i, s:s, s:[]}", "version", 1, "job_id", r->job_id, "disks");
 	char hex[17];
-	int rc;
 
 	if (j == NULL)
-		return RH_ERR_NOMEM;
+		return NULL;
 	for (uint32_t i = 0; i < r->ndisks; i++) {
-		struct tdisk *d = &r->disks[i];
+		const struct tdisk *d = &r->disks[i];
 
 		repl_hex64(d->layout, hex);
 		json_array_append_new(json_object_get(j, "disks"),
 				      json_pack("{s:s, s:I, s:s, s:i, s:I}", "path", d->path,
 						"size", (json_int_t)d->size, "layout", hex,
-						"state", (int)d->state, "durable",
-						(json_int_t)d->durable));
+						"state", (int)states[i], "durable",
+						(json_int_t)durables[i]));
 	}
+	return j;
+}
+
+/* Main thread, with the syncer idle. */
+int receiver_state_save(struct receiver *r)
+{
+	uint32_t states[RH_PROTO_MAX_DISKS];
+	uint64_t durables[RH_PROTO_MAX_DISKS];
+	json_t *j;
+	int rc;
+
+	for (uint32_t i = 0; i < r->ndisks; i++) {
+		states[i] = r->disks[i].state;
+		durables[i] = r->disks[i].durable;
+	}
+	j = receiver_state_json(r, states, durables);
+	if (j == NULL)
+		return RH_ERR_NOMEM;
 	rc = repl_state_save(r->state_dir, STATE_FILE, j);
 	json_decref(j);
 	return rc;
@@ -171,6 +188,10 @@ static int open_disks(struct receiver *r, const struct rh_hello *h, bool resumin
 
 int receiver_make_durable(struct receiver *r)
 {
+	int rc = receiver_syncer_wait(r);
+
+	if (rc < 0)
+		return rc;
 	for (uint32_t i = 0; i < r->ndisks; i++) {
 		struct tdisk *d = &r->disks[i];
 
@@ -178,8 +199,11 @@ int receiver_make_durable(struct receiver *r)
 			continue;
 		if (fdatasync(d->fd) < 0)
 			return rh_seterr_errno(errno, "cannot sync %s", d->path);
-		if (!r->sync)
+		if (!r->sync) {
+			pthread_mutex_lock(&r->smu);
 			d->durable = d->written;
+			pthread_mutex_unlock(&r->smu);
+		}
 	}
 	r->unsynced = 0;
 	clock_gettime(CLOCK_MONOTONIC, &r->last_sync);
@@ -189,8 +213,11 @@ int receiver_make_durable(struct receiver *r)
 int receiver_send_pos(struct receiver *r, uint16_t type, uint32_t disk)
 {
 	uint8_t buf[RH_PROTO_HDR_SIZE + RH_PROTO_POS_SIZE];
-	struct rh_position p = { .disk = disk, .offset = r->disks[disk].durable };
+	struct rh_position p = { .disk = disk };
 
+	pthread_mutex_lock(&r->smu);
+	p.offset = r->disks[disk].durable;
+	pthread_mutex_unlock(&r->smu);
 	return rh_tls_write(r->c, buf, rh_proto_put_pos(buf, sizeof buf, type, &p));
 }
 
@@ -270,11 +297,16 @@ static int handle_data(struct receiver *r, const struct rh_data *dt)
 	return 0;
 }
 
+static uint64_t sync_bytes(const struct receiver *r)
+{
+	return r->o->sync_bytes ? r->o->sync_bytes : DEFAULT_SYNC_BYTES;
+}
+
 static bool sync_due(struct receiver *r)
 {
 	struct timespec now;
 
-	if (r->unsynced >= (r->o->sync_bytes ? r->o->sync_bytes : DEFAULT_SYNC_BYTES))
+	if (r->unsynced >= sync_bytes(r))
 		return true;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return r->unsynced > 0 && now.tv_sec - r->last_sync.tv_sec >= SYNC_SECONDS;
@@ -329,6 +361,8 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
 		return RH_ERR_NOMEM;
 	for (size_t i = 0; i < RH_PROTO_MAX_DISKS; i++)
 		r->disks[i].fd = -1;
+	pthread_mutex_init(&r->smu, NULL);
+	pthread_cond_init(&r->scv, NULL);
 	r->o = o;
 	r->c = c;
 	r->state_dir = o->disk_dir ? o->disk_dir : o->state_dir;
@@ -360,10 +394,19 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
 			/* Only an accepted HELLO owns the checkpoint: a refused one
 			 * (another job, changed layout) must not overwrite it. */
 			greeted = rc == 0;
+			if (greeted)
+				rc = receiver_syncer_start(r);
 			break;
 		case RH_MSG_DATA:
 			rc = handle_data(r, &f.u.data);
-			if (rc == 0 && !r->sync && sync_due(r) && (rc = receiver_make_durable(r)) == 0)
+			/* Durability runs beside the receiving (receiver-durable.c);
+			 * only a large backlog makes the receiver wait for it. */
+			if (rc == 0 && !r->sync && sync_due(r)) {
+				rc = receiver_syncer_kick(r, r->unsynced >= 2 * sync_bytes(r));
+				r->unsynced = 0;
+				clock_gettime(CLOCK_MONOTONIC, &r->last_sync);
+			}
+			if (rc == 0 && (rc = receiver_syncer_poll(r)) == 1)
 				rc = receiver_send_pos(r, RH_MSG_DURABLE, f.u.data.disk);
 			break;
 		case RH_MSG_CHECKPOINT:
@@ -428,9 +471,12 @@ out_err:
 		rh_seterr_sms(saved, rh_err_sms_code(saved), "%s", msg);
 	}
 out:
+	receiver_syncer_stop(r);
 	for (uint32_t i = 0; i < RH_PROTO_MAX_DISKS; i++)
 		if (r->disks[i].fd >= 0)
 			close(r->disks[i].fd);
+	pthread_mutex_destroy(&r->smu);
+	pthread_cond_destroy(&r->scv);
 	ZSTD_freeDCtx(r->dctx);
 	repl_sums_release(&r->pending);
 	free(r->frame);
