@@ -61,6 +61,10 @@ static int auto_threads(void)
 	idle = (double)cores - load[0];
 	if (idle < 1)
 		return 0;
+	/* One core stays with the server's own work: 2 cores give at most
+	 * one thread, as in the seed's table. */
+	if (idle > (double)(cores - 1))
+		idle = (double)(cores - 1);
 	return idle >= 3 ? 3 : (int)idle;
 }
 
