@@ -38,6 +38,8 @@ struct receiver {
 	struct timespec last_sync;
 	bool sync, verify;          /* HELLO flags of this session */
 	struct repl_sums pending;   /* sync: the agent's sums of pending_disk */
+	struct repl_sums mine;      /* sync: the target's hashes of the same chunks */
+	uint64_t mine_read;         /* bytes read to hash them */
 	uint32_t pending_disk;
 	uint64_t sync_written;      /* sync: bytes written this session */
 

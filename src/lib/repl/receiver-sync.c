@@ -22,6 +22,22 @@ static void sums_name(uint32_t disk, char *buf, size_t len)
 	snprintf(buf, len, "rehost-sums-disk%u.bin", disk);
 }
 
+/* Make room for n entries in s (contents kept). */
+static int grow(struct repl_sums *s, size_t n)
+{
+	uint64_t *ni = realloc(s->idx, (n ? n : 1) * sizeof *s->idx);
+	uint8_t (*nh)[16];
+
+	if (ni == NULL)
+		return RH_ERR_NOMEM;
+	s->idx = ni;
+	nh = realloc(s->hash, (n ? n : 1) * sizeof *s->hash);
+	if (nh == NULL)
+		return RH_ERR_NOMEM;
+	s->hash = nh;
+	return 0;
+}
+
 int receiver_sync_sums(struct receiver *r, const struct rh_sums *m)
 {
 	struct repl_sums *p = &r->pending;
@@ -35,18 +51,8 @@ int receiver_sync_sums(struct receiver *r, const struct rh_sums *m)
 	nchunks = (r->disks[m->disk].size + RH_SYNC_CHUNK - 1) / RH_SYNC_CHUNK;
 	if (p->n + m->count > nchunks)
 		return rh_seterr(RH_ERR_PROTO, "more SUMS than disk %u has chunks", m->disk);
-	{
-		uint64_t *ni = realloc(p->idx, (p->n + m->count) * sizeof *p->idx);
-		uint8_t (*nh)[16];
-
-		if (ni == NULL)
-			return RH_ERR_NOMEM;
-		p->idx = ni;
-		nh = realloc(p->hash, (p->n + m->count) * sizeof *p->hash);
-		if (nh == NULL)
-			return RH_ERR_NOMEM;
-		p->hash = nh;
-	}
+	if (grow(p, p->n + m->count) < 0 || grow(&r->mine, p->n + m->count) < 0)
+		return RH_ERR_NOMEM;
 	for (uint32_t i = 0; i < m->count; i++) {
 		const uint8_t *e = m->entries + (size_t)i * RH_PROTO_SUM_SIZE;
 		uint64_t idx = rh_be64dec(e);
@@ -56,9 +62,22 @@ int receiver_sync_sums(struct receiver *r, const struct rh_sums *m)
 			return rh_seterr(RH_ERR_PROTO, "SUMS chunk %" PRIu64 " out of order or range", idx);
 		p->idx[p->n] = idx;
 		memcpy(p->hash[p->n], e + 8, RH_SYNC_HASH_LEN);
+		r->mine.idx[p->n] = idx;
 		p->n++;
 	}
 	r->pending_disk = m->disk;
+	/* Hash our copies of these chunks now, while the agent hashes its
+	 * next batch: the two sides' reads overlap instead of adding up. */
+	{
+		struct repl_sums view = { r->mine.idx + r->mine.n, r->mine.hash + r->mine.n,
+					  p->n - r->mine.n };
+		int rc = repl_sums_hash(r->disks[m->disk].fd, r->disks[m->disk].size, &view,
+					&r->mine_read);
+
+		if (rc < 0)
+			return rc;
+		r->mine.n = p->n;
+	}
 	return 0;
 }
 
@@ -96,13 +115,12 @@ int receiver_sync_compare(struct receiver *r, uint32_t disk)
 	if (!r->sync || disk >= r->ndisks || (r->pending.n > 0 && r->pending_disk != disk))
 		return rh_seterr(RH_ERR_PROTO, "SUMS_END for disk %u unexpected", disk);
 	d = &r->disks[disk];
-	rc = repl_sums_alloc(&mine, r->pending.n);
-	if (rc < 0)
-		goto out;
-	memcpy(mine.idx, r->pending.idx, r->pending.n * sizeof *mine.idx);
-	rc = repl_sums_hash(d->fd, d->size, &mine, &read);
-	if (rc < 0)
-		goto out;
+	/* Our hashes were computed as the sums arrived. */
+	mine = r->mine;
+	read = r->mine_read;
+	memset(&r->mine, 0, sizeof r->mine);
+	r->mine_read = 0;
+	mine.n = r->pending.n;
 	/* Chunks written on the target since the last sync (or the copy). */
 	sums_name(disk, name, sizeof name);
 	rc = repl_sums_load(r->state_dir, name, d->size / RH_SYNC_CHUNK + 1, &old);

@@ -484,6 +484,7 @@ out:
 	pthread_cond_destroy(&r->scv);
 	ZSTD_freeDCtx(r->dctx);
 	repl_sums_release(&r->pending);
+	repl_sums_release(&r->mine);
 	free(r->frame);
 	free(r->raw);
 	free(r);

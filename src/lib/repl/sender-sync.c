@@ -23,16 +23,15 @@ static void sums_name(const char *job_id, size_t disk, char *buf, size_t len)
 	snprintf(buf, len, "rehost-sums-%.8s-disk%zu.bin", job_id, disk);
 }
 
+/* SUMS frames for entries [from, to) of sums. */
 static int send_sums(struct rh_tls_conn *c, uint8_t *fbuf, uint32_t disk,
-		     const struct repl_sums *sums)
+		     const struct repl_sums *sums, size_t from, size_t to)
 {
-	uint8_t end[RH_PROTO_HDR_SIZE + RH_PROTO_POS_SIZE];
-	struct rh_position p = { .disk = disk, .offset = sums->n };
-	size_t i = 0;
+	size_t i = from;
 	int rc;
 
-	while (i < sums->n) {
-		uint32_t k = (uint32_t)RH_MIN(sums->n - i, (size_t)RH_PROTO_SUMS_MAX);
+	while (i < to) {
+		uint32_t k = (uint32_t)RH_MIN(to - i, (size_t)RH_PROTO_SUMS_MAX);
 		size_t hl = rh_proto_put_list_hdr(fbuf, RH_FRAME_BUF_SIZE, RH_MSG_SUMS, disk, k);
 
 		for (uint32_t j = 0; j < k; j++) {
@@ -45,6 +44,31 @@ static int send_sums(struct rh_tls_conn *c, uint8_t *fbuf, uint32_t disk,
 		if (rc < 0)
 			return rc;
 		i += k;
+	}
+	return 0;
+}
+
+/* Hash the disk's chunks in batches and send each batch at once, so the
+ * target hashes its copy of batch k while we hash batch k + 1. */
+#define HASH_BATCH 4096u /* chunks: 256 MiB */
+
+static int hash_and_send(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, uint32_t disk)
+{
+	struct repl_sums *sums = &s->sums[disk];
+	uint8_t end[RH_PROTO_HDR_SIZE + RH_PROTO_POS_SIZE];
+	struct rh_position p = { .disk = disk, .offset = sums->n };
+	int rc;
+
+	for (size_t from = 0; from < sums->n; from += HASH_BATCH) {
+		size_t to = RH_MIN(sums->n, from + HASH_BATCH);
+		struct repl_sums view = { sums->idx + from, sums->hash + from, to - from };
+
+		rc = repl_sums_hash(s->fds[disk], s->sizes[disk], &view, &s->st->hashed_bytes);
+		if (rc < 0)
+			return rh_seterr(rc, "hashing %s: %s", s->o->disks[disk], rh_lasterr());
+		rc = send_sums(c, fbuf, disk, sums, from, to);
+		if (rc < 0)
+			return rc;
 	}
 	return rh_tls_write(c, end, rh_proto_put_pos(end, sizeof end, RH_MSG_SUMS_END, &p));
 }
@@ -128,9 +152,9 @@ int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const
 
 		rc = repl_sums_from_plan(&s->plans[i], s->sizes[i], sums);
 		if (rc == 0)
-			rc = repl_sums_hash(s->fds[i], s->sizes[i], sums, &st->hashed_bytes);
+			rc = hash_and_send(s, c, fbuf, (uint32_t)i);
 		if (rc < 0)
-			return rh_seterr(rc, "hashing %s: %s", o->disks[i], rh_lasterr());
+			return rc;
 		st->chunks_compared += sums->n;
 		sums_name(job_id, i, name, sizeof name);
 		if (repl_sums_load(o->state_dir, name, s->sizes[i] / RH_SYNC_CHUNK + 1, &old) == 0) {
@@ -145,9 +169,7 @@ int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const
 			st->source_changed = UINT64_MAX;
 		}
 		repl_sums_release(&old);
-		rc = send_sums(c, fbuf, (uint32_t)i, sums);
-		if (rc == 0)
-			rc = recv_need(s, c, fbuf, (uint32_t)i);
+		rc = recv_need(s, c, fbuf, (uint32_t)i);
 		if (rc < 0)
 			return rc;
 		st->total_bytes += s->plans[i].bytes;
