@@ -8,6 +8,8 @@
 
 #include <stdio.h>
 
+#include "rehost/repl.h"
+
 /* Exit statuses, fixed and documented in docs/rehost.1.md. */
 enum {
 	EXIT_OK = 0,      /* success */
@@ -24,6 +26,8 @@ struct cli_cmd {
 };
 
 /* Subcommands (cmd-NAME.c). Each returns an EXIT_* status. */
+int cmd_inspect(int argc, char **argv);
+void usage_inspect(FILE *out);
 int cmd_version(int argc, char **argv);
 void usage_version(FILE *out);
 int cmd_errors(int argc, char **argv);
@@ -36,6 +40,19 @@ int cmd_target(int argc, char **argv);
 void usage_target(FILE *out);
 int cmd_migrate(int argc, char **argv);
 void usage_migrate(FILE *out);
+int cmd_verify(int argc, char **argv);
+void usage_verify(FILE *out);
+int cmd_verify_block(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+void usage_sync(FILE *out);
+void usage_verify_block(FILE *out);
+int cmd_server(int argc, char **argv);
+void usage_server(FILE *out);
+int cmd_ctl(int argc, char **argv);
+void usage_ctl(FILE *out);
+
+/* migrate, sync and block verify share one option parser (cmd-migrate.c). */
+int cli_repl_run(const char *cmd, enum rh_repl_mode mode, int argc, char **argv);
 
 /* Print the thread's last library error as
  *   rehost: error: <context>: <detail> [SMS.xxxx]

@@ -9,8 +9,13 @@
 #include "rehost/log.h"
 
 static const struct cli_cmd commands[] = {
+	{ "inspect", cmd_inspect, "collect the source inventory and run the migration pre-checks", usage_inspect },
 	{ "target", cmd_target, "receive disks from an agent into image files or devices", usage_target },
 	{ "migrate", cmd_migrate, "copy source disks to a target, block level, resumable", usage_migrate },
+	{ "sync", cmd_sync, "bring a migrated target up to date, once, continuously or frozen", usage_sync },
+	{ "verify", cmd_verify, "compare source and target: per-chunk checksums of disks, or files (quick or CRC-64)", usage_verify },
+	{ "server", cmd_server, "run the control plane: REST API, access keys, task state machine", usage_server },
+	{ "ctl", cmd_ctl, "client of the control plane: sources, tasks, actions, progress", usage_ctl },
 	{ "keygen", cmd_keygen, "create the TLS keys for agent and target", usage_keygen },
 	{ "errors", cmd_errors, "list the SMS.xxxx error catalogue or explain one code", usage_errors },
 	{ "config", cmd_config, "check a rehost.conf or print the documented defaults", usage_config },
