@@ -46,6 +46,8 @@ int cmd_verify_block(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 void usage_sync(FILE *out);
 void usage_verify_block(FILE *out);
+int cmd_image(int argc, char **argv);
+void usage_image(FILE *out);
 int cmd_server(int argc, char **argv);
 void usage_server(FILE *out);
 int cmd_ctl(int argc, char **argv);
