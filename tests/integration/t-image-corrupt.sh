@@ -3,6 +3,7 @@
 # a crash: truncated files, bad magic, absurd sizes, tables out of bounds,
 # overlapping and leaked clusters, a broken compressed cluster, a stream
 # vmdk without its footer, VHD checksum and BAT damage.
+# ctest: slow
 . "$(dirname "$0")/functions.sh"
 requires qemu-img od
 

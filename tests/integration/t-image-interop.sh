@@ -5,6 +5,7 @@
 # type we meant; every image qemu-img writes (qcow2 plain, zlib and zstd
 # compressed, version 2; vpc dynamic, fixed and force_size; vmdk
 # monolithicSparse and streamOptimized) reads back identical through ours.
+# ctest: slow
 . "$(dirname "$0")/functions.sh"
 requires qemu-img cmp sed
 

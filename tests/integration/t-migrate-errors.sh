@@ -3,6 +3,7 @@
 # SMS.0805 and its disk is not marked complete; a source whose partition
 # table changed between runs is refused with SMS.0515; a new job does not
 # overwrite another job's disks; a rate limit holds within 10 %.
+# ctest: slow
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires mkfs.ext4 sfdisk python3

@@ -3,6 +3,7 @@
 # files (tests/data/api/*.api), signatures (bad, forged, expired,
 # replayed, disabled key), tenants, pagination over 1000 sources, and a
 # restart that keeps all state.
+# ctest: slow
 . "$(dirname "$0")/functions.sh"
 . "$REHOST_SRCDIR/tests/data/api/run.sh"
 requires jq curl python3 openssl

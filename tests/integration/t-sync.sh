@@ -4,6 +4,7 @@
 # chunks travel; no-change syncs send nothing; chunks written on the target
 # are counted and overwritten; an interrupted sync is rerun; --freeze
 # freezes and always thaws (timeout, kill -9); --continuous cycles.
+# ctest: slow
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires sfdisk mkfs.ext4 e2fsck python3 timeout
