@@ -257,14 +257,15 @@ static void progress_sample(struct sender *s, bool force)
 	rh_format_size(done, db, sizeof db);
 	if (s->o->progress == RH_PROGRESS_BAR) {
 		int pct = total ? (int)(100.0 * (double)done / (double)total) : 100, w = pct * 30 / 100;
-		char bar[31];
+		char bar[31], eta_s[32] = "?";
 
 		memset(bar, '#', (size_t)w);
 		memset(bar + w, '.', (size_t)(30 - w));
 		bar[30] = '\0';
-		fprintf(stderr, "\r[%s] %3d%% %s/%s %.0f Mbit/s (wire %.0f) ETA %s%.0fs   ", bar, pct,
-			db, tb, rate_raw * 8 / 1e6, rate_wire * 8 / 1e6, eta < 0 ? "?" : "",
-			eta < 0 ? 0 : eta);
+		if (eta >= 0)
+			snprintf(eta_s, sizeof eta_s, "%.0fs", eta);
+		fprintf(stderr, "\r[%s] %3d%% %s/%s %.0f Mbit/s (wire %.0f) ETA %s   ", bar, pct,
+			db, tb, rate_raw * 8 / 1e6, rate_wire * 8 / 1e6, eta_s);
 		return;
 	}
 	if (force || (unsigned)t / s->o->progress_interval !=
