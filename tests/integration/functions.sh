@@ -215,7 +215,7 @@ lvm_setup() {
 	export LVM_SYSTEM_DIR=$T/lvm-system LVM_SUPPRESS_FD_WARNINGS=1
 	mkdir -p "$LVM_SYSTEM_DIR/backup" "$LVM_SYSTEM_DIR/archive"
 	cat >"$LVM_SYSTEM_DIR/lvm.conf" <<-CONF
-	devices { filter = [ $filter"r|.*|" ] obtain_device_list_from_udev = 0 }
+	devices { filter = [ $filter"r|.*|" ] obtain_device_list_from_udev = 0 hints = "none" use_devicesfile = 0 }
 	activation { udev_sync = 0 udev_rules = 0 }
 	backup { backup = 0 archive = 0 }
 	CONF

@@ -904,7 +904,7 @@ static void test_offset(void **state)
 
 /* ---- LVM ------------------------------------------------------------------ */
 
-#define LVM_CFG "--config 'backup { backup=0 archive=0 } devices { use_devicesfile=0 }' " \
+#define LVM_CFG "--config 'backup { backup=0 archive=0 } devices { use_devicesfile=0 hints=\"none\" }' " \
 		"--driverloaded n"
 
 /* Copy len bytes from src at soff to dst at doff (both files). */
