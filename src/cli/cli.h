@@ -10,7 +10,7 @@
 
 #include "rehost/repl.h"
 
-/* Exit statuses, fixed and documented in docs/rehost.1.md. */
+/* Exit statuses, fixed; documented in README.md and docs/architecture.md. */
 enum {
 	EXIT_OK = 0,      /* success */
 	EXIT_FAIL = 1,    /* the operation failed; an error was printed */
