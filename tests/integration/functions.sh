@@ -131,8 +131,23 @@ loop_attach() {
 	else
 		dev=$(losetup --show -f "$img")
 	fi
-	cleanup_fn losetup -d "$dev"
+	cleanup_fn _loop_release "$dev" "$img" "${2:-0}"
 	echo "$dev"
+}
+
+# _loop_release DEV IMG OFFSET: detach DEV only while it still maps IMG at
+# OFFSET. A device detached early (loop_detach) can be handed to a
+# concurrent test by the kernel; detaching it again by number at exit would
+# pull that test's disk from under it.
+_loop_release() {
+	local back off
+	read -r back off < <(losetup -n -O BACK-FILE,OFFSET "$1" 2>/dev/null) || return 0
+	[ "$back" = "$(realpath "$2")" ] && [ "$off" = "$3" ] && losetup -d "$1"
+}
+
+# loop_detach DEV: detach a device from loop_attach before the test ends.
+loop_detach() {
+	losetup -d "$1"
 }
 
 # loop_attach_part PATH N: loop device over partition N of an image.
@@ -157,7 +172,7 @@ mkfs_part() {
 	swap) mkswap "$@" "$dev" >/dev/null ;;
 	*) fail "mkfs_part: unknown filesystem $fs" ;;
 	esac
-	losetup -d "$dev"
+	loop_detach "$dev"
 }
 
 # mount_dev DEV DIR [OPTIONS]: mount and unmount exactly it at exit.
