@@ -18,9 +18,14 @@ test_pkgs=(
 	fdisk gdisk util-linux kmod cpio zstd xz-utils gzip
 	qemu-utils rsync partclone openssl curl postgresql time
 )
+# End-to-end boot tests: a Debian guest built with debootstrap, booted in QEMU
+# (SeaBIOS and OVMF firmware), GRUB tools for the source disk's boot loader.
+e2e_pkgs=(
+	debootstrap qemu-system-x86 seabios ovmf grub-pc-bin grub-efi-amd64-bin
+)
 
 missing=()
-for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
+for p in "${build_pkgs[@]}" "${test_pkgs[@]}" "${e2e_pkgs[@]}"; do
 	# dpkg-query prints "install ok installed" only for a fully installed package.
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
 		missing+=("$p")
