@@ -26,6 +26,9 @@ struct cli_cmd {
 };
 
 /* Subcommands (cmd-NAME.c). Each returns an EXIT_* status. */
+/* The configuration file read when --config is not given (if it exists). */
+#define DEFAULT_CONFIG "/etc/rehost/rehost.conf"
+
 int cmd_inspect(int argc, char **argv);
 void usage_inspect(FILE *out);
 int cmd_version(int argc, char **argv);
@@ -46,6 +49,8 @@ int cmd_verify_block(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 void usage_sync(FILE *out);
 void usage_verify_block(FILE *out);
+int cmd_postconf(int argc, char **argv);
+void usage_postconf(FILE *out);
 int cmd_image(int argc, char **argv);
 void usage_image(FILE *out);
 int cmd_server(int argc, char **argv);

@@ -7,7 +7,6 @@
 #include "rehost/config.h"
 #include "rehost/err.h"
 
-#define DEFAULT_CONFIG "/etc/rehost/rehost.conf"
 
 void usage_config(FILE *out)
 {

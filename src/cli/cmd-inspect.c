@@ -11,7 +11,6 @@
 #include "rehost/err.h"
 #include "rehost/inspect.h"
 
-#define DEFAULT_CONFIG "/etc/rehost/rehost.conf"
 #define MAX_DISKS 256
 
 void usage_inspect(FILE *out)

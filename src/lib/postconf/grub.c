@@ -239,7 +239,7 @@ static int run_checked(struct rh_pc_boot *b, const char *const *argv, const char
 /* Read a whole small file of the target. */
 static char *slurp(const struct rh_pc_sysroot *s, const char *rel, size_t max)
 {
-	int fd = rh_pc_open(s, rel, O_RDONLY);
+	int fd = rh_pc_sys_open(s, rel, O_RDONLY);
 	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	char *buf;
 	size_t n;
@@ -318,7 +318,7 @@ int rh_pc_grub_config(struct rh_pc_boot *b)
 /* Write a small file of the target, resolved inside it. */
 static int write_text(const struct rh_pc_sysroot *s, const char *path, const char *text)
 {
-	int fd = rh_pc_open(s, path, O_WRONLY | O_CREAT | O_TRUNC);
+	int fd = rh_pc_sys_open(s, path, O_WRONLY | O_CREAT | O_TRUNC);
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 
 	if (f == NULL) {

@@ -98,7 +98,7 @@ static int check_virtio(struct rh_pc_boot *b, const struct kernel *k)
 	FILE *bf;
 
 	snprintf(path, sizeof path, "/lib/modules/%s/modules.builtin", k->version);
-	fd = rh_pc_open(b->sys, path, O_RDONLY);
+	fd = rh_pc_sys_open(b->sys, path, O_RDONLY);
 	bf = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (bf == NULL && fd >= 0)
 		close(fd);
@@ -113,7 +113,7 @@ static int check_virtio(struct rh_pc_boot *b, const struct kernel *k)
 			return 0;
 	}
 	errno = 0;
-	fd = rh_pc_open(b->sys, k->image, O_RDONLY);
+	fd = rh_pc_sys_open(b->sys, k->image, O_RDONLY);
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0) {
 		rc = rh_seterr_errno(errno ? errno : EINVAL, "%s was not created", k->image);
 		if (fd >= 0)

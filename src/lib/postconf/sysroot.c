@@ -90,7 +90,7 @@ int rh_pc_sysroot_release(struct rh_pc_sysroot *s)
 
 /* Open rel inside the target root as the target itself would resolve it:
  * absolute symlinks and ".." stay inside root (the tree is untrusted). */
-int rh_pc_open(const struct rh_pc_sysroot *s, const char *rel, int flags)
+int rh_pc_sys_open(const struct rh_pc_sysroot *s, const char *rel, int flags)
 {
 	struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT,
 				.mode = (flags & O_CREAT) ? 0644 : 0 };
@@ -114,7 +114,7 @@ int rh_pc_open(const struct rh_pc_sysroot *s, const char *rel, int flags)
 
 bool rh_pc_exists(const struct rh_pc_sysroot *s, const char *rel)
 {
-	int fd = rh_pc_open(s, rel, O_PATH | O_NOFOLLOW);
+	int fd = rh_pc_sys_open(s, rel, O_PATH | O_NOFOLLOW);
 
 	if (fd < 0)
 		return false;
@@ -142,7 +142,7 @@ static int push_mount(struct rh_pc_sysroot *s, const char *path)
 static int target_dir(const struct rh_pc_sysroot *s, const char *rel, bool mkdir_it, char *out,
 		      size_t n, int *fdout)
 {
-	int fd = rh_pc_open(s, rel, O_PATH | O_DIRECTORY);
+	int fd = rh_pc_sys_open(s, rel, O_PATH | O_DIRECTORY);
 
 	if (fd < 0 && errno == ENOENT && mkdir_it) {
 		char parent[PATH_MAX], *slash;
@@ -153,7 +153,7 @@ static int target_dir(const struct rh_pc_sysroot *s, const char *rel, bool mkdir
 		if (slash == NULL)
 			return rh_seterr(RH_ERR_INVAL, "bad target path %s", rel);
 		*slash = '\0';
-		pfd = rh_pc_open(s, parent, O_PATH | O_DIRECTORY);
+		pfd = rh_pc_sys_open(s, parent, O_PATH | O_DIRECTORY);
 		if (pfd < 0)
 			return rh_seterr_errno(errno, "target directory %s", parent[0] ? parent : "/");
 		if (mkdirat(pfd, slash + 1, 0755) < 0 && errno != EEXIST) {
@@ -161,7 +161,7 @@ static int target_dir(const struct rh_pc_sysroot *s, const char *rel, bool mkdir
 			return rh_seterr_errno(errno, "cannot create %s in the target", rel);
 		}
 		close(pfd);
-		fd = rh_pc_open(s, rel, O_PATH | O_DIRECTORY);
+		fd = rh_pc_sys_open(s, rel, O_PATH | O_DIRECTORY);
 	}
 	if (fd < 0)
 		return rh_seterr_errno(errno, "target directory %s", rel[0] ? rel : "/");
@@ -204,7 +204,7 @@ int rh_pc_mount(struct rh_pc_sysroot *s, const char *src, const char *rel, const
 int rh_pc_bind_file(struct rh_pc_sysroot *s, const char *file, const char *rel)
 {
 	char where[64], real[PATH_MAX];
-	int fd = rh_pc_open(s, rel, O_PATH);
+	int fd = rh_pc_sys_open(s, rel, O_PATH);
 	ssize_t l;
 
 	if (fd < 0)

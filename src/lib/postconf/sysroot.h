@@ -47,7 +47,7 @@ int rh_pc_run(struct rh_pc_sysroot *s, const char *const *argv, char *tail, size
 /* Open rel inside the target as the target would resolve it: absolute
  * symlinks and ".." stay inside root (openat2 RESOLVE_IN_ROOT). Returns an
  * fd or -1 with errno. */
-int rh_pc_open(const struct rh_pc_sysroot *s, const char *rel, int flags);
+int rh_pc_sys_open(const struct rh_pc_sysroot *s, const char *rel, int flags);
 
 /* Whether root + rel exists (without following a final symlink). */
 bool rh_pc_exists(const struct rh_pc_sysroot *s, const char *rel);
