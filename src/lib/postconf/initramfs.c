@@ -51,7 +51,7 @@ static int list_kernels(struct rh_pc_boot *b, struct kernel *k, size_t *n)
 		snprintf(vmlinuz, sizeof vmlinuz, "/boot/vmlinuz-%s", de->d_name);
 		if (!rh_pc_exists(b->sys, vmlinuz))
 			continue;
-		snprintf(k[*n].version, sizeof k->version, "%s", de->d_name);
+		snprintf(k[*n].version, sizeof k->version, "%.127s", de->d_name);
 		(*n)++;
 	}
 	closedir(dir);
@@ -152,11 +152,13 @@ int rh_pc_initramfs_rebuild(struct rh_pc_boot *b)
 				 "to rebuild its initramfs with the virtio drivers");
 	for (size_t i = 0; i < n; i++) {
 		const char *argv[8];
-		char tail[4096], detail[512], vmlinuz[160];
+		char tail[4096], detail[512], vmlinuz[160], ver[128];
 		int st;
 
+		memcpy(ver, k[i].version, sizeof ver);
+
 		if (uird) {
-			snprintf(k[i].image, sizeof k->image, "/boot/initrd.img-%.127s", k[i].version);
+			snprintf(k[i].image, sizeof k->image, "/boot/initrd.img-%.127s", ver);
 			k[i].have_image = rh_pc_exists(b->sys, k[i].image);
 			argv[0] = "update-initramfs";
 			argv[1] = k[i].have_image ? "-u" : "-c";
@@ -165,9 +167,9 @@ int rh_pc_initramfs_rebuild(struct rh_pc_boot *b)
 			argv[4] = NULL;
 		} else if (dracut) {
 			/* RHEL names it initramfs-V.img, SUSE initrd-V. */
-			snprintf(k[i].image, sizeof k->image, "/boot/initrd-%.127s", k[i].version);
+			snprintf(k[i].image, sizeof k->image, "/boot/initrd-%.127s", ver);
 			if (!rh_pc_exists(b->sys, k[i].image))
-				snprintf(k[i].image, sizeof k->image, "/boot/initramfs-%.127s.img", k[i].version);
+				snprintf(k[i].image, sizeof k->image, "/boot/initramfs-%.127s.img", ver);
 			argv[0] = "dracut";
 			argv[1] = "-f";
 			argv[2] = "--no-hostonly";
@@ -175,8 +177,8 @@ int rh_pc_initramfs_rebuild(struct rh_pc_boot *b)
 			argv[4] = k[i].version;
 			argv[5] = NULL;
 		} else {
-			snprintf(k[i].image, sizeof k->image, "/boot/initrd-%.127s", k[i].version);
-			snprintf(vmlinuz, sizeof vmlinuz, "/boot/vmlinuz-%.127s", k[i].version);
+			snprintf(k[i].image, sizeof k->image, "/boot/initrd-%.127s", ver);
+			snprintf(vmlinuz, sizeof vmlinuz, "/boot/vmlinuz-%.127s", ver);
 			argv[0] = "mkinitrd";
 			argv[1] = "-k";
 			argv[2] = vmlinuz;
