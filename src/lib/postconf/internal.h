@@ -71,6 +71,11 @@ int pc_remove(struct rh_pc *pc, const char *path, const char *fmt, ...)
 int pc_touch(struct rh_pc *pc, const char *path, mode_t mode, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Create directory path (and missing parents) with mode and record
+ * "created". Returns 1 (created, or would be), 0 (a directory is there),
+ * RH_ERR_INVAL (something else is there) or negative. */
+int pc_mkdir(struct rh_pc *pc, const char *path, mode_t mode);
+
 /* Back up path, then move it into directory dir (created 0755 if needed)
  * under the same name, and record "renamed". Returns 1, 0 (absent) or
  * negative. */
@@ -78,7 +83,7 @@ int pc_move_into(struct rh_pc *pc, const char *path, const char *dir);
 
 /* Names in directory path (final symlink followed), without "." and "..",
  * sorted. *names is a NULL-terminated array the caller frees with
- * pc_names_free. Returns 0, RH_ERR_NOTFOUND (no such directory),
+ * pc_names_free. Returns 0, RH_ERR_NOTFOUND (absent or not a directory),
  * RH_ERR_TOOBIG or negative. */
 int pc_list(const struct rh_pc *pc, const char *path, char ***names, size_t *n);
 void pc_names_free(char **names);
@@ -117,6 +122,26 @@ bool pc_shvar_value(const char *s, size_t n, char *out, size_t outlen);
 
 /* Append value to out as a double-quoted shell word. */
 int pc_shquote(struct rh_buf *out, const char *value);
+
+/* "[name]" with optional blanks: copies name (truncated to namelen). */
+bool pc_ini_section(const char *s, size_t n, char *name, size_t namelen);
+/* "key=value" (blanks around either allowed): copies the key; the value
+ * (trimmed) is at s + *voff, *vlen bytes. False for comments, sections
+ * and lines without '='. */
+bool pc_ini_key(const char *s, size_t n, char *key, size_t keylen, size_t *voff, size_t *vlen);
+
+/* A change summary built in pieces, joined by "; " (truncated with
+ * "..." when long). */
+struct pc_detail {
+	char s[1024];
+	size_t n;
+};
+void pc_detail_add(struct pc_detail *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whether a file name in a configuration directory is a leftover the
+ * tools ignore: dot files, editor and package backups (~, .bak, .orig,
+ * .rpmsave, .rpmnew, .dpkg-*, .ucf-*). */
+bool pc_name_is_backup(const char *name);
 
 /* Configuration lists with the schema's defaults when pc->cfg is NULL. */
 const char *const *pc_cfg_list(const struct rh_pc *pc, const char *key, size_t *n);

@@ -330,16 +330,16 @@ int pc_list(const struct rh_pc *pc, const char *path, char ***names, size_t *n)
 	char **v = NULL;
 	size_t cnt = 0, cap = 0;
 	struct dirent *de;
-	bool exists;
+	struct stat st;
 	DIR *d;
 	int rc, fd;
 
 	*names = NULL;
 	*n = 0;
-	rc = pc_resolve(pc, path, true, c, &exists);
+	rc = pc_stat(pc, path, true, &st, c);
 	if (rc < 0)
 		return rc;
-	if (!exists)
+	if (!S_ISDIR(st.st_mode))
 		return RH_ERR_NOTFOUND;
 	rc = pc_opendir(pc, c, false, 0, &fd);
 	if (rc < 0)
@@ -854,5 +854,27 @@ int pc_move_into(struct rh_pc *pc, const char *path, const char *dir)
 			return rc;
 	}
 	rc = rh_pc_record(pc, c, "renamed", "moved to %s", dest);
+	return rc < 0 ? rc : 1;
+}
+
+int pc_mkdir(struct rh_pc *pc, const char *path, mode_t mode)
+{
+	char c[PATH_MAX];
+	struct stat st;
+	int rc, fd;
+
+	rc = pc_stat(pc, path, true, &st, c);
+	if (rc == 0)
+		return S_ISDIR(st.st_mode) ? 0
+					   : rh_seterr(RH_ERR_INVAL, "%s on the target is not a directory", c);
+	if (rc != RH_ERR_NOTFOUND)
+		return rc;
+	if (!pc->dry_run) {
+		rc = pc_opendir(pc, c, true, mode, &fd);
+		if (rc < 0)
+			return rc;
+		close(fd);
+	}
+	rc = rh_pc_record(pc, c, "created", "directory");
 	return rc < 0 ? rc : 1;
 }

@@ -6,6 +6,8 @@
  * editors then leave the line alone rather than guess.
  */
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "postconf/internal.h"
@@ -154,4 +156,97 @@ const char *const *pc_cfg_list(const struct rh_pc *pc, const char *key, size_t *
 bool pc_cfg_bool(const struct rh_pc *pc, const char *key)
 {
 	return rh_config_bool(pc->cfg, "linux", key);
+}
+
+bool pc_ini_section(const char *s, size_t n, char *name, size_t namelen)
+{
+	size_t i = 0, j;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	while (n > i && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		n--;
+	if (n - i < 2 || s[i] != '[' || s[n - 1] != ']' || namelen == 0)
+		return false;
+	j = n - 1 - (i + 1);
+	if (j >= namelen)
+		j = namelen - 1;
+	memcpy(name, s + i + 1, j);
+	name[j] = '\0';
+	return true;
+}
+
+bool pc_ini_key(const char *s, size_t n, char *key, size_t keylen, size_t *voff, size_t *vlen)
+{
+	size_t i = 0, k, eq;
+	const char *p;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i == n || s[i] == '#' || s[i] == ';' || s[i] == '[')
+		return false;
+	p = memchr(s + i, '=', n - i);
+	if (p == NULL)
+		return false;
+	eq = (size_t)(p - s);
+	k = eq;
+	while (k > i && (s[k - 1] == ' ' || s[k - 1] == '\t'))
+		k--;
+	if (k == i || k - i >= keylen)
+		return false;
+	memcpy(key, s + i, k - i);
+	key[k - i] = '\0';
+	i = eq + 1;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	while (n > i && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		n--;
+	*voff = i;
+	*vlen = n - i;
+	return true;
+}
+
+void pc_detail_add(struct pc_detail *d, const char *fmt, ...)
+{
+	size_t room = sizeof d->s - d->n;
+	va_list ap;
+	int w;
+
+	if (room < 8)
+		return;
+	if (d->n > 0) {
+		memcpy(d->s + d->n, "; ", 3);
+		d->n += 2;
+		room -= 2;
+	}
+	va_start(ap, fmt);
+	w = vsnprintf(d->s + d->n, room, fmt, ap);
+	va_end(ap);
+	if (w < 0) {
+		d->s[d->n] = '\0';
+		return;
+	}
+	if ((size_t)w >= room) {
+		d->n = sizeof d->s - 1;
+		memcpy(d->s + sizeof d->s - 4, "...", 4);
+		return;
+	}
+	d->n += (size_t)w;
+}
+
+bool pc_name_is_backup(const char *name)
+{
+	static const char *const suffixes[] = { "~", ".bak", ".orig", ".old", ".rpmsave",
+						".rpmnew", ".rpmorig", ".swp", NULL };
+	size_t n = strlen(name);
+
+	if (name[0] == '.' || strstr(name, ".dpkg-") || strstr(name, ".ucf-"))
+		return true;
+	for (const char *const *s = suffixes; *s; s++) {
+		size_t l = strlen(*s);
+
+		if (n >= l && strcmp(name + n - l, *s) == 0)
+			return true;
+	}
+	return false;
 }
