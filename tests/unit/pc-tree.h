@@ -20,6 +20,8 @@
 
 #include <jansson.h>
 
+/* cmocka.h is included by the test before this header. */
+
 #include "postconf/pc.h"
 
 #define TREE_FN static __attribute__((unused))
@@ -241,5 +243,98 @@ TREE_FN void pc_dump(const struct rh_pc *pc)
 	fprintf(stderr, "%s\n", s ? s : "?");
 	free(s);
 }
+
+/* Every modified, removed, renamed or commented file has a backup that
+ * exists in the tree; created files have none. */
+TREE_FN void pc_check_backups(const char *root, const struct rh_pc *pc)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(pc->changes, i, c) {
+		const char *action = json_string_value(json_object_get(c, "action"));
+		json_t *b = json_object_get(c, "backup");
+
+		if (strcmp(action, "created") == 0) {
+			if (!json_is_null(b)) {
+				pc_dump(pc);
+				fail_msg("created %s has a backup",
+					 json_string_value(json_object_get(c, "path")));
+			}
+			continue;
+		}
+		if (!json_is_string(b) || !tree_exists(root, json_string_value(b) + 1)) {
+			pc_dump(pc);
+			fail_msg("%s %s: no backup", action,
+				 json_string_value(json_object_get(c, "path")));
+		}
+	}
+}
+
+/*
+ * The life of a target tree under postconf: a dry run writes nothing and
+ * predicts the real run's changes; the real run succeeds and backs up what
+ * it changes, then check() looks at the result; a second run changes
+ * nothing. Returns the number of changes of the real run.
+ */
+TREE_FN size_t pc_family_run(const char *root, const struct rh_pc_fs *fs, size_t nfs,
+			     const struct rh_config *cfg,
+			     void (*check)(const char *root, struct rh_pc *pc))
+{
+	char *before, *after;
+	struct rh_pc pc;
+	size_t n, ndry;
+
+	before = tree_snapshot(root);
+	assert_int_equal(rh_pc_open(&pc, root, cfg, true), 0);
+	assert_int_equal(pc_run_all(&pc, fs, nfs), 0);
+	ndry = json_array_size(pc.changes);
+	rh_pc_release(&pc);
+	after = tree_snapshot(root);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	assert_int_equal(rh_pc_open(&pc, root, cfg, false), 0);
+	assert_int_equal(pc_run_all(&pc, fs, nfs), 0);
+	n = json_array_size(pc.changes);
+	if (n != ndry) {
+		pc_dump(&pc);
+		fail_msg("dry run predicted %zu changes, the run made %zu", ndry, n);
+	}
+	if (getenv("REHOST_TEST_DUMP"))
+		pc_dump(&pc);
+	pc_check_backups(root, &pc);
+	check(root, &pc);
+	rh_pc_release(&pc);
+
+	before = tree_snapshot(root);
+	assert_int_equal(rh_pc_open(&pc, root, cfg, false), 0);
+	assert_int_equal(pc_run_all(&pc, fs, nfs), 0);
+	if (json_array_size(pc.changes) != 0) {
+		pc_dump(&pc);
+		fail_msg("second run changed something");
+	}
+	rh_pc_release(&pc);
+	after = tree_snapshot(root);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	return n;
+}
+
+/* File content equals want (prints both when not). */
+#define assert_file(root, rel, want)                                         \
+	do {                                                                 \
+		char *got_ = tree_get((root), (rel));                        \
+		if (got_ == NULL)                                            \
+			fail_msg("%s: missing", (rel));                      \
+		if (strcmp(got_, (want)) != 0) {                             \
+			fprintf(stderr, "%s:\n--- got\n%s--- want\n%s---\n", \
+				(rel), got_, (want));                        \
+			fail_msg("%s differs", (rel));                       \
+		}                                                            \
+		free(got_);                                                  \
+	} while (0)
 
 #endif

@@ -184,7 +184,7 @@ static int append(struct gfile *f, const char *fmt, ...)
 		if (l > 0 && rh_buf_str(f->out)[l - 1] != '\n')
 			rc = rh_buf_put(f->out, "\n", 1);
 		if (rc == 0)
-			rc = rh_buf_putf(f->out, "# rehost: settings for the KVM target\n");
+			rc = rh_buf_putf(f->out, "\n# rehost: settings for the KVM target\n");
 		f->appended_header = true;
 	}
 	va_start(ap, fmt);
