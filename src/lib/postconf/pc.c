@@ -210,7 +210,8 @@ int rh_pc_open(struct rh_pc *pc, const char *root, const struct rh_config *cfg, 
 	}
 	pc->changes = json_array();
 	pc->backups = json_object();
-	if (pc->changes == NULL || pc->backups == NULL)
+	pc->gone = json_object();
+	if (pc->changes == NULL || pc->backups == NULL || pc->gone == NULL)
 		return RH_ERR_NOMEM;
 	rc = detect(pc);
 	if (rc < 0)
@@ -231,6 +232,8 @@ void rh_pc_release(struct rh_pc *pc)
 	pc->changes = NULL;
 	json_decref(pc->backups);
 	pc->backups = NULL;
+	json_decref(pc->gone);
+	pc->gone = NULL;
 	rh_config_free(pc->own_cfg);
 	pc->own_cfg = NULL;
 }

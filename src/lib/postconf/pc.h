@@ -55,6 +55,8 @@ struct rh_pc {
 	/* ---- private ---- */
 	int rootfd;                 /* O_RDONLY|O_DIRECTORY of root */
 	json_t *backups;            /* object: target path -> backup path (target view) */
+	json_t *gone;               /* object: target paths removed or moved (a dry run
+				     * must not count one twice when two links lead to it) */
 	char stamp[32];             /* 20250131T235959Z */
 	char root_uuid[64];         /* from rh_pc_fstab's "/" entry, for grub defaults */
 	char swap_uuid[64];         /* from rh_pc_fstab's swap entry */

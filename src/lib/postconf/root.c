@@ -755,7 +755,7 @@ int pc_remove(struct rh_pc *pc, const char *path, const char *fmt, ...)
 	int rc, dfd;
 
 	rc = pc_stat(pc, path, false, &st, c);
-	if (rc == RH_ERR_NOTFOUND)
+	if (rc == RH_ERR_NOTFOUND || (rc == 0 && json_object_get(pc->gone, c) != NULL))
 		return 0;
 	if (rc < 0)
 		return rc;
@@ -776,6 +776,8 @@ int pc_remove(struct rh_pc *pc, const char *path, const char *fmt, ...)
 		if (rc < 0)
 			return rc;
 	}
+	if (json_object_set_new(pc->gone, c, json_true()) != 0)
+		return RH_ERR_NOMEM;
 	va_start(ap, fmt);
 	rc = vrecord(pc, c, "removed", fmt, ap);
 	va_end(ap);
@@ -826,7 +828,7 @@ int pc_move_into(struct rh_pc *pc, const char *path, const char *dir)
 	int rc, sdfd = -1, ddfd = -1;
 
 	rc = pc_stat(pc, path, false, &st, c);
-	if (rc == RH_ERR_NOTFOUND)
+	if (rc == RH_ERR_NOTFOUND || (rc == 0 && json_object_get(pc->gone, c) != NULL))
 		return 0;
 	if (rc < 0)
 		return rc;
@@ -853,6 +855,8 @@ int pc_move_into(struct rh_pc *pc, const char *path, const char *dir)
 		if (rc < 0)
 			return rc;
 	}
+	if (json_object_set_new(pc->gone, c, json_true()) != 0)
+		return RH_ERR_NOMEM;
 	rc = rh_pc_record(pc, c, "renamed", "moved to %s", dest);
 	return rc < 0 ? rc : 1;
 }
