@@ -52,13 +52,13 @@ static void decide(struct rh_firmware_info *fw, bool legacy_bootable)
 {
 	char uefi[80] = "", bios[96] = "";
 
-	if (fw->esp_part)
-		snprintf(uefi, sizeof uefi, "%s partition %u",
-			 fw->ptable == RH_PTABLE_GPT ? "EFI System Partition" : "0xEF (EFI) partition",
-			 fw->esp_part);
+	if (fw->esp_part && fw->ptable == RH_PTABLE_GPT)
+		snprintf(uefi, sizeof uefi, "EFI System Partition (partition %u)", fw->esp_part);
+	else if (fw->esp_part)
+		snprintf(uefi, sizeof uefi, "EFI partition (type 0xEF, partition %u)", fw->esp_part);
 	if (fw->ptable == RH_PTABLE_GPT) {
 		if (fw->bios_part)
-			snprintf(bios, sizeof bios, "BIOS boot partition %u", fw->bios_part);
+			snprintf(bios, sizeof bios, "BIOS boot partition (partition %u)", fw->bios_part);
 		else if (legacy_bootable && fw->boot_code)
 			snprintf(bios, sizeof bios, "boot code with a legacy-BIOS-bootable partition");
 	} else if (fw->ptable == RH_PTABLE_DOS) {

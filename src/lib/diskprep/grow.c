@@ -134,12 +134,17 @@ static int grow_partition(struct fdisk_context *cxt, const char *path, bool dos,
 			  struct last_part *lp, struct rh_grow_result *r)
 {
 	struct fdisk_partition *pa;
-	fdisk_sector_t add = free_after(cxt, lp), size;
+	fdisk_sector_t add = free_after(cxt, lp), size, grain;
 	int rc;
 
 	if (add == 0)
 		return 0;
 	size = lp->size + add;
+	/* End on a grain boundary (1 MiB), as partitioning tools do, when
+	 * that still grows the partition. */
+	grain = fdisk_get_grain_size(cxt) / fdisk_get_sector_size(cxt);
+	if (grain > 1 && (lp->start + size) / grain * grain > lp->start + lp->size)
+		size = (lp->start + size) / grain * grain - lp->start;
 	if (dos && lp->start + size > MBR_MAX_SECTORS) {
 		size = MBR_MAX_SECTORS - lp->start;
 		note_add(r, "an MBR partition ends at 2 TiB (with 512-byte sectors); the rest of the disk stays unpartitioned (convert to GPT to use it)");
