@@ -1,6 +1,8 @@
 /* rehost target grow: fit a received disk to a larger target (docs/target.md). */
 #define RH_LOG_COMPONENT "target"
+#include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,6 +75,11 @@ int cmd_target_grow(int argc, char **argv)
 	if ((rc = target_one_disk(cmd, disk_dir, disk, path, sizeof path)) != 0)
 		return rc;
 	/* Never under a replication session or a snapshot. */
+	if (disk_dir == NULL && mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+		rh_seterr_errno(errno, "cannot create state directory %s", state_dir);
+		cli_report(rh_lasterr_code(), NULL);
+		return EXIT_FAIL;
+	}
 	rc = rh_target_lock(disk_dir ? disk_dir : state_dir, "grow", &lock);
 	if (rc < 0) {
 		cli_report(rc, "grow %s", path);

@@ -85,13 +85,19 @@ static int grow_xfs(const char *dev)
 
 static int grow_pv(const char *dev)
 {
-	char out[2048];
-	const char *pvresize[] = {
-		"pvresize", "--driverloaded", "n", "--devices", dev,
-		"--config", "activation { udev_sync = 0 udev_rules = 0 } backup { backup = 0 archive = 0 }",
-		dev, NULL,
-	};
-	int st = diskprep_run(pvresize, out, sizeof out);
+	char out[2048], config[512];
+	const char *pvresize[] = { "pvresize", "--driverloaded", "n", "--devices", dev,
+				   "--config", config, dev, NULL };
+	int st;
+
+	/* Only this device, whatever the host's lvm.conf filters say; no
+	 * metadata backups of a foreign VG in the host's /etc/lvm. */
+	snprintf(config, sizeof config,
+		 "devices { filter = [ \"a|^%s$|\", \"r|.*|\" ] global_filter = [ \"a|^%s$|\", \"r|.*|\" ] "
+		 "obtain_device_list_from_udev = 0 hints = \"none\" } "
+		 "activation { udev_sync = 0 udev_rules = 0 } backup { backup = 0 archive = 0 }",
+		 dev, dev);
+	st = diskprep_run(pvresize, out, sizeof out);
 
 	if (st < 0)
 		return st;
