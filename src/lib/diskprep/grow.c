@@ -327,7 +327,7 @@ int rh_disk_grow(const char *path, const struct rh_grow_opts *o, struct rh_grow_
 		}
 		r->table_rewritten = true;
 	}
-	rc = fdisk_deassign_device(cxt, 0); /* syncs */
+	rc = fdisk_deassign_device(cxt, !changed); /* syncs what was written */
 	fdisk_unref_context(cxt);
 	cxt = NULL;
 	if (rc < 0) {
