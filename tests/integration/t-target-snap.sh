@@ -127,6 +127,23 @@ mount_dev "$(loop_attach_part "$tgt/disk0.raw" 2)" "$T/mt2" ro
 diff -r "$T/ms" "$T/mt2" >/dev/null || fail "target files differ from the source after sync"
 umount "$T/ms" "$T/mt2"
 
+# --- device mode: a block device, snapshots in the state directory ---
+cp --sparse=always "$src" "$T/dev.img"
+bdev=$(loop_attach "$T/dev.img")
+D=(--disk "$bdev" --state-dir "$T/dstate")
+expect_exit 0 "$REHOST" target snapshot "${D[@]}" --name sync
+[ -f "$T/dstate/snapshots/sync/disk0.raw" ] || fail "device snapshot not in the state directory"
+a_snap=$(du -k "$T/dstate/snapshots/sync/disk0.raw" | cut -f1)
+[ "$a_snap" -lt $((100 * 1024)) ] || fail "device snapshot not sparse: ${a_snap} KiB"
+dd if=/dev/urandom of="$bdev" bs=1M seek=100 count=2 conv=notrunc status=none
+dd if=/dev/zero of="$bdev" bs=1M seek=2 count=1 conv=notrunc status=none
+cmp -s "$bdev" "$src" && fail "the device did not change"
+expect_exit 0 "$REHOST" target rollback "${D[@]}" --to sync
+cmp "$bdev" "$src" || fail "device rollback is not the original"
+expect_exit 1 "$REHOST" target rollback --disk "$bdev" --disk "$T/orig.raw" --state-dir "$T/dstate" --to sync
+assert_grep 'has 1 disks, but 2 devices were given' "$T/err"
+loop_detach "$bdev"
+
 # --- firmware: the received disk boots with BIOS ---
 expect_exit 0 "$REHOST" target firmware --disk-dir "$tgt"
 assert_grep 'disk0.raw: BIOS \(BIOS boot partition \(partition 1\)\)' "$T/out"
