@@ -35,6 +35,16 @@ struct rh_receiver_opts {
 	uint64_t sync_bytes;        /* make durable at least every this many bytes */
 };
 
+/* Exclusive lock on a target's disks, DIR/.lock in the disk directory (or
+ * in the state directory in device mode). The receiver holds it for a
+ * session; snapshot, rollback and grow hold it while they run. what names
+ * the holder in the other side's message ("snapshot sync"). Returns 0 and
+ * the lock's descriptor in *fd (release with rh_target_unlock), RH_ERR_BUSY
+ * naming the holder, or an I/O error. */
+int rh_target_lock(const char *dir, const char *what, int *fd);
+/* Release a lock from rh_target_lock; fd < 0 is a no-op. */
+void rh_target_unlock(int fd);
+
 /* Serve one agent connection to the end (BYE, error or disconnect). All
  * data acknowledged DURABLE is on stable storage. Returns 0 after BYE. */
 int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o);

@@ -16,6 +16,7 @@
 #include "rehost/net.h"
 #include "rehost/repl.h"
 #include "rehost/tls.h"
+#include "target/target.h"
 
 #define MAX_DEVICES 64
 
@@ -39,8 +40,42 @@ void usage_target(FILE *out)
 		"  --once                exit after the first job finishes (status 0) or fails\n"
 		"\n"
 		"Each disk is reported complete only after its data is on stable storage;\n"
-		"if the agent or the target stops, running the same commands again resumes.\n");
+		"if the agent or the target stops, running the same commands again resumes.\n"
+		"\n"
+		"Working on the received disks (DISKS is --disk-dir DIR, or --disk DEV...\n"
+		"[--state-dir DIR] as given to the listener):\n"
+		"\n"
+		"  rehost target snapshot DISKS --name NAME   snapshot all disks (names\n"
+		"                        [a-z0-9-]{1,32}: `sync` before, `cutover` after the\n"
+		"                        configuration changes); replaces one of that name\n"
+		"  rehost target snapshot DISKS --delete NAME\n"
+		"  rehost target snapshots DISKS [--json]      list: times, sizes, space used\n"
+		"  rehost target rollback DISKS --to NAME      put a snapshot back, after\n"
+		"                        checking its digests; refuses a damaged snapshot\n"
+		"  rehost target grow (--disk-dir DIR [--disk N] | --disk DEV) [--size SIZE]\n"
+		"                        [--no-grow-partition] [--no-grow-fs]\n"
+		"                        fit the partition table to a larger disk (an image\n"
+		"                        is extended to SIZE first), grow the last partition\n"
+		"                        and its ext2/3/4, xfs or LVM PV; never shrinks\n"
+		"  rehost target firmware (--disk-dir DIR | --disk DEV) [--expect bios|uefi]\n"
+		"                        [--json]  the firmware the boot disk needs; with\n"
+		"                        --expect, fail when the target's differs\n"
+		"\n"
+		"These refuse to run while a replication session writes the disks.\n"
+		"See docs/snapshots.md and docs/target.md.\n");
 }
+
+/* `rehost target WORD ...`: the subcommands on received disks. */
+static const struct {
+	const char *word;
+	int (*run)(int argc, char **argv);
+} subcommands[] = {
+	{ "snapshot", cmd_target_snapshot },
+	{ "snapshots", cmd_target_snapshots },
+	{ "rollback", cmd_target_rollback },
+	{ "grow", cmd_target_grow },
+	{ "firmware", cmd_target_firmware },
+};
 
 static volatile sig_atomic_t stopping;
 
@@ -72,6 +107,10 @@ int cmd_target(int argc, char **argv)
 	uint16_t port;
 	int c, lfd, rc, status = EXIT_FAIL;
 
+	if (argc > 1)
+		for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+			if (strcmp(argv[1], subcommands[i].word) == 0)
+				return subcommands[i].run(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen_addr = optarg; break;

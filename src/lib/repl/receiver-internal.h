@@ -28,6 +28,7 @@ struct tdisk {
 struct receiver {
 	const struct rh_receiver_opts *o;
 	const char *state_dir;
+	int lock_fd;                /* rh_target_lock on state_dir, -1 before HELLO */
 	struct rh_tls_conn *c;
 	char job_id[RH_PROTO_JOB_ID_LEN + 1];
 	uint32_t ndisks;

@@ -160,6 +160,14 @@ static int open_disks(struct receiver *r, const struct rh_hello *h, bool resumin
 			d->fd = open(d->path, flags, 0600);
 			if (d->fd < 0)
 				return rh_seterr_errno(errno, "cannot create %s", d->path);
+			/* An image grown after the copy (rehost target grow) holds
+			 * a partition table and filesystems the source does not
+			 * have; cutting it back would destroy them, and syncing
+			 * into it would mix both layouts. */
+			if (resuming && fstat(d->fd, &st) == 0 && (uint64_t)st.st_size > d->size)
+				return rh_seterr(RH_ERR_STATE,
+						 "%s has %lld bytes, more than source disk %u (%" PRIu64 " bytes): it was grown after the copy; roll it back first (rehost target rollback --disk-dir %s --to sync), then sync",
+						 d->path, (long long)st.st_size, i, d->size, o->disk_dir);
 			/* A sparse file: what is never written reads as zeros. */
 			if (ftruncate(d->fd, (off_t)d->size) < 0)
 				return rh_seterr_errno(errno, "cannot size %s to %" PRIu64 " bytes",
@@ -323,6 +331,10 @@ static int hello(struct receiver *r, const struct rh_hello *h, uint16_t flags)
 	struct rh_hello_ok ok = { .version = RH_PROTO_VERSION, .ndisks = h->ndisks };
 	int resuming, rc;
 
+	/* Snapshot, rollback and grow must not run while we write. */
+	rc = rh_target_lock(r->state_dir, "a replication session", &r->lock_fd);
+	if (rc < 0)
+		return rc;
 	memcpy(r->job_id, h->job_id, sizeof r->job_id);
 	r->ndisks = h->ndisks;
 	resuming = state_load(r, h);
@@ -366,6 +378,7 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
 		return RH_ERR_NOMEM;
 	for (size_t i = 0; i < RH_PROTO_MAX_DISKS; i++)
 		r->disks[i].fd = -1;
+	r->lock_fd = -1;
 	pthread_mutex_init(&r->smu, NULL);
 	pthread_cond_init(&r->scv, NULL);
 	r->o = o;
@@ -485,6 +498,7 @@ out:
 	ZSTD_freeDCtx(r->dctx);
 	repl_sums_release(&r->pending);
 	repl_sums_release(&r->mine);
+	rh_target_unlock(r->lock_fd);
 	free(r->frame);
 	free(r->raw);
 	free(r);
