@@ -57,6 +57,9 @@ void usage_target(FILE *out)
 		"                        fit the partition table to a larger disk (an image\n"
 		"                        is extended to SIZE first), grow the last partition\n"
 		"                        and its ext2/3/4, xfs or LVM PV; never shrinks\n"
+		"  rehost target cutover DISKS [--firmware bios|uefi] [--report FILE]\n"
+		"                        snapshot `sync`, run rehost postconf, snapshot\n"
+		"                        `cutover` (see rehost target cutover --help)\n"
 		"  rehost target firmware (--disk-dir DIR | --disk DEV) [--expect bios|uefi]\n"
 		"                        [--json]  the firmware the boot disk needs; with\n"
 		"                        --expect, fail when the target's differs\n"
@@ -75,6 +78,7 @@ static const struct {
 	{ "rollback", cmd_target_rollback },
 	{ "grow", cmd_target_grow },
 	{ "firmware", cmd_target_firmware },
+	{ "cutover", cmd_target_cutover },
 };
 
 static volatile sig_atomic_t stopping;
@@ -102,6 +106,7 @@ int cmd_target(int argc, char **argv)
 	const char *devices[MAX_DEVICES];
 	struct rh_receiver_opts ro = { .state_dir = "/var/lib/rehost/target" };
 	struct rh_tls_ctx *ctx = NULL;
+	struct rh_snap_target snapt;
 	struct sigaction sa = { .sa_handler = on_signal };
 	bool once = false;
 	uint16_t port;
@@ -135,6 +140,8 @@ int cmd_target(int argc, char **argv)
 	if ((ro.disk_dir == NULL) == (ro.ndevices == 0))
 		return cli_usage_error("target", "give either --disk-dir or --disk");
 	ro.devices = devices;
+	snapt = (struct rh_snap_target){ .disk_dir = ro.disk_dir, .devices = ro.disk_dir ? NULL : devices,
+					 .ndevices = ro.disk_dir ? 0 : ro.ndevices, .state_dir = ro.state_dir };
 	if (ro.disk_dir == NULL && mkdir(ro.state_dir, 0700) < 0 && errno != EEXIST) {
 		rh_seterr_errno(errno, "cannot create state directory %s", ro.state_dir);
 		cli_report(rh_lasterr_code(), NULL);
@@ -183,6 +190,14 @@ int cmd_target(int argc, char **argv)
 			continue;
 		}
 		rh_log_info("agent %s connected", rh_tls_peer_name(conn));
+		/* Disks configured at cutover no longer match the source: the next
+		 * job starts from the sync snapshot (the seed's purpose for it). */
+		rc = target_unconfigure(&snapt);
+		if (rc < 0) {
+			rh_log_error("refusing the job: %s", rh_lasterr());
+			rh_tls_close(conn);
+			continue;
+		}
 		rc = rh_receiver_serve(conn, &ro);
 		rh_tls_close(conn);
 		if (rc == 0) {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "rehost/snap.h"
 
@@ -13,6 +14,14 @@
 int cmd_target_snapshot(int argc, char **argv);
 int cmd_target_snapshots(int argc, char **argv);
 int cmd_target_rollback(int argc, char **argv);
+/* cmd-target-cutover.c: sync snapshot, postconf, cutover snapshot. */
+int cmd_target_cutover(int argc, char **argv);
+void usage_target_cutover(FILE *out);
+/* Whether cutover configured the disks (they no longer match the source). */
+bool target_is_configured(const struct rh_snap_target *t);
+/* Put the sync snapshot back on configured disks (no-op otherwise), so a
+ * replication job or a new cutover starts from the source's blocks. */
+int target_unconfigure(const struct rh_snap_target *t);
 /* cmd-target-grow.c */
 int cmd_target_grow(int argc, char **argv);
 /* cmd-target-firmware.c */

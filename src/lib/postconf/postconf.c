@@ -16,6 +16,7 @@
 #include "postconf/volumes.h"
 #include "rehost/checked.h"
 #include "rehost/err.h"
+#include "rehost/firmware.h"
 #include "rehost/log.h"
 #include "rehost/postconf.h"
 
@@ -234,29 +235,32 @@ static int mount_fstab(struct run *r)
 	return rc;
 }
 
-/* BIOS or UEFI: what the operator says, else what the target is set up
- * for (an ESP in fstab means UEFI). */
+/* BIOS or UEFI. The boot disk says what it is set up for (boot code, BIOS
+ * boot partition, ESP), the fstab whether an ESP is in use; an operator's
+ * --firmware must agree with the disk (the seed's firmware check). */
 static int decide_firmware(struct run *r)
 {
+	struct rh_firmware_info fw;
+	enum rh_firmware want;
 	bool has_esp = false;
+	int rc;
 
 	for (size_t i = 0; i < r->nmnts; i++)
 		has_esp |= strcmp(r->mnts[i].mountpoint, "/boot/efi") == 0 ||
 			   strcmp(r->mnts[i].mountpoint, "/efi") == 0;
+	if (rh_disk_firmware(r->disks->paths[0], &fw) < 0)
+		fw.type = RH_FW_UNKNOWN;
+	if (has_esp)
+		fw.type |= RH_FW_UEFI;
 	if (r->o->firmware == NULL) {
 		r->uefi = has_esp;
 		return 0;
 	}
-	if (strcmp(r->o->firmware, "uefi") == 0)
-		r->uefi = true;
-	else if (strcmp(r->o->firmware, "bios") == 0)
-		r->uefi = false;
-	else
-		return rh_seterr(RH_ERR_INVAL, "--firmware %s: use bios or uefi", r->o->firmware);
-	if (r->uefi && !has_esp)
-		return rh_seterr_sms(RH_ERR_INVAL, NULL, "the target's firmware type differs from the "
-				     "source's: source BIOS, target UEFI (the source has no EFI System "
-				     "Partition); choose a BIOS target");
+	if ((rc = rh_firmware_parse(r->o->firmware, &want)) < 0)
+		return rc;
+	if ((rc = rh_firmware_check(fw.type, want)) < 0)
+		return rc;
+	r->uefi = want == RH_FW_UEFI;
 	return 0;
 }
 

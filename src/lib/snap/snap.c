@@ -174,7 +174,7 @@ static int install(const char *root, const char *tmp, const char *name)
 {
 	char live[4200], old[4200];
 
-	snprintf(live, sizeof live, "%s/%s", root, name);
+	snprintf(live, sizeof live, "%.4096s/%.40s", root, name);
 	if (rename(tmp, live) == 0)
 		return snap_sync_dir(root);
 	if (errno != ENOTEMPTY && errno != EEXIST)
@@ -187,7 +187,7 @@ static int install(const char *root, const char *tmp, const char *name)
 			rh_log_warn("%s (remove it by hand)", rh_lasterr());
 		return rc;
 	}
-	snprintf(old, sizeof old, "%s/%s.old", root, name);
+	snprintf(old, sizeof old, "%.4096s/%.40s.old", root, name);
 	if (rename(live, old) < 0)
 		return rh_seterr_errno(errno, "cannot rename %s to %s", live, old);
 	if (rename(tmp, live) < 0) {
