@@ -16,6 +16,7 @@ static const struct cli_cmd commands[] = {
 	{ "verify", cmd_verify, "compare source and target: per-chunk checksums of disks, or files (quick or CRC-64)", usage_verify },
 	{ "server", cmd_server, "run the control plane: REST API, access keys, task state machine", usage_server },
 	{ "ctl", cmd_ctl, "client of the control plane: sources, tasks, actions, progress", usage_ctl },
+	{ "boot-test", cmd_boot_test, "boot a migrated target in QEMU (-snapshot) and check it reaches a login prompt", usage_boot_test },
 	{ "image", cmd_image, "export, convert, inspect and check disk images (raw, qcow2, vhd, vmdk)", usage_image },
 	{ "keygen", cmd_keygen, "create the TLS keys for agent and target", usage_keygen },
 	{ "errors", cmd_errors, "list the SMS.xxxx error catalogue or explain one code", usage_errors },
