@@ -55,6 +55,8 @@ int cmd_image(int argc, char **argv);
 void usage_image(FILE *out);
 int cmd_server(int argc, char **argv);
 void usage_server(FILE *out);
+int cmd_boot_test(int argc, char **argv);
+void usage_boot_test(FILE *out);
 int cmd_ctl(int argc, char **argv);
 void usage_ctl(FILE *out);
 

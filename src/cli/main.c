@@ -17,6 +17,7 @@ static const struct cli_cmd commands[] = {
 	{ "server", cmd_server, "run the control plane: REST API, access keys, task state machine", usage_server },
 	{ "ctl", cmd_ctl, "client of the control plane: sources, tasks, actions, progress", usage_ctl },
 	{ "postconf", cmd_postconf, "make migrated target disks boot on KVM/virtio (fstab, network, initramfs, GRUB)", usage_postconf },
+	{ "boot-test", cmd_boot_test, "boot a migrated target in QEMU (-snapshot) and check it reaches a login prompt", usage_boot_test },
 	{ "image", cmd_image, "export, convert, inspect and check disk images (raw, qcow2, vhd, vmdk)", usage_image },
 	{ "keygen", cmd_keygen, "create the TLS keys for agent and target", usage_keygen },
 	{ "errors", cmd_errors, "list the SMS.xxxx error catalogue or explain one code", usage_errors },

@@ -1,0 +1,777 @@
+/*
+ * Run a boot test: start QEMU, watch its serial console (and SeaBIOS's
+ * debug console) until a login prompt, a fatal failure, QEMU's exit or the
+ * timeout; then stop QEMU (SIGTERM, SIGKILL after a grace period), reap
+ * it, remove the private temp files, and explain the verdict.
+ */
+#define RH_LOG_COMPONENT "boot-test"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rehost/boottest.h"
+#include "rehost/err.h"
+#include "rehost/log.h"
+
+/* A partial line this long without new bytes is looked at as a line:
+ * prompts ("login: ", "grub rescue> ") and SeaBIOS's final "No bootable
+ * device." end without a newline. */
+#define PARTIAL_IDLE_S 1.0
+/* After a fatal line, keep reading while the rest of the message arrives
+ * (for the tail, and a more specific rule): until this much quiet... */
+#define SETTLE_QUIET_S 1.5
+/* ...but no longer than this. */
+#define SETTLE_MAX_S 5.0
+/* SIGTERM to SIGKILL. QEMU exits at once on SIGTERM; this is for a QEMU
+ * stuck in I/O. */
+#define STOP_GRACE_S 10.0
+#define STDERR_MAX 8192u
+#define FW_TAIL 10u
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One console stream: its pipe, its line buffer, when it last spoke. */
+struct run;
+struct stream {
+	struct run *run;
+	int fd;                     /* read end, -1 when closed */
+	enum rh_bt_source src;
+	struct rh_bt_console *con;
+	double last_byte;
+	uint64_t partial_checked;   /* byte count at which the partial line was checked */
+};
+
+struct run {
+	const struct rh_bt_opts *o;
+	struct rh_bt_watch w;
+	struct stream ser, fw;
+	int err_fd;
+	char err_buf[STDERR_MAX + 1];
+	size_t err_len;
+	int log_fd;
+	bool log_failed;
+	pid_t pid;
+	int status;
+	bool reaped;
+	double t0, verdict_at;
+	char tmpdir[4096];
+	char vars[4096 + 32];
+};
+
+static int on_line(const char *line, void *arg)
+{
+	struct stream *s = arg;
+
+	rh_bt_watch_line(&s->run->w, s->src, line, false);
+	return 0;
+}
+
+static void log_write(struct run *r, const char *buf, size_t len)
+{
+	while (r->log_fd >= 0 && len > 0 && !r->log_failed) {
+		ssize_t n = write(r->log_fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rh_log_warn("console log: %s; no longer written", strerror(errno));
+			r->log_failed = true;
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Read what a stream has. Returns 1 when data came, 0 when none, -1 at
+ * EOF (the stream is closed). */
+static int pump(struct run *r, struct stream *s)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (s->fd < 0)
+		return 0;
+	n = read(s->fd, buf, sizeof buf);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : (close(s->fd), s->fd = -1, -1);
+	if (n == 0) {
+		close(s->fd);
+		s->fd = -1;
+		return -1;
+	}
+	if (s->src == RH_BT_SERIAL)
+		log_write(r, buf, (size_t)n);
+	rh_bt_console_feed(s->con, buf, (size_t)n, on_line, s);
+	s->last_byte = now_s();
+	return 1;
+}
+
+static void pump_stderr(struct run *r)
+{
+	char buf[1024];
+	ssize_t n;
+
+	if (r->err_fd < 0)
+		return;
+	n = read(r->err_fd, buf, sizeof buf);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close(r->err_fd);
+		r->err_fd = -1;
+		return;
+	}
+	/* Keep the beginning: QEMU's first error is the one that matters. */
+	if (r->err_len < STDERR_MAX) {
+		size_t k = (size_t)n < STDERR_MAX - r->err_len ? (size_t)n : STDERR_MAX - r->err_len;
+
+		memcpy(r->err_buf + r->err_len, buf, k);
+		r->err_len += k;
+		r->err_buf[r->err_len] = '\0';
+	}
+}
+
+/* Look at an idle partial line once. */
+static void check_partial(struct run *r, struct stream *s, double t)
+{
+	const char *p = rh_bt_console_partial(s->con);
+	uint64_t b = rh_bt_console_bytes(s->con);
+
+	if (*p == '\0' || s->partial_checked == b || t - s->last_byte < PARTIAL_IDLE_S)
+		return;
+	s->partial_checked = b;
+	rh_bt_watch_line(&r->w, s->src, p, true);
+}
+
+static void reap(struct run *r, bool block)
+{
+	pid_t p;
+
+	if (r->pid <= 0 || r->reaped)
+		return;
+	do
+		p = waitpid(r->pid, &r->status, block ? 0 : WNOHANG);
+	while (p < 0 && errno == EINTR);
+	if (p == r->pid || (p < 0 && errno == ECHILD))
+		r->reaped = true;
+}
+
+/* Wait for readable pipes up to ms milliseconds, then read them all. */
+static void poll_streams(struct run *r, int ms)
+{
+	struct pollfd pf[3];
+	nfds_t n = 0;
+
+	if (r->ser.fd >= 0)
+		pf[n++] = (struct pollfd){ .fd = r->ser.fd, .events = POLLIN };
+	if (r->fw.fd >= 0)
+		pf[n++] = (struct pollfd){ .fd = r->fw.fd, .events = POLLIN };
+	if (r->err_fd >= 0)
+		pf[n++] = (struct pollfd){ .fd = r->err_fd, .events = POLLIN };
+	if (n == 0) {
+		/* All pipes closed: QEMU is gone or going; do not spin. */
+		usleep((useconds_t)ms * 1000);
+		return;
+	}
+	if (poll(pf, n, ms) <= 0)
+		return;
+	/* Read a bounded amount per round so one chatty stream cannot
+	 * starve the clock checks. */
+	for (int i = 0; i < 16; i++) {
+		int got = 0;
+
+		got += pump(r, &r->ser) > 0;
+		got += pump(r, &r->fw) > 0;
+		pump_stderr(r);
+		if (got == 0)
+			break;
+	}
+}
+
+/* Stop QEMU if it still runs: SIGTERM, keep draining its pipes, SIGKILL
+ * after the grace period; always reaped afterwards. */
+static void stop_qemu(struct run *r)
+{
+	double dl;
+
+	reap(r, false);
+	if (r->pid <= 0 || r->reaped)
+		return;
+	kill(r->pid, SIGTERM);
+	dl = now_s() + STOP_GRACE_S;
+	while (!r->reaped && now_s() < dl) {
+		poll_streams(r, 50);
+		reap(r, false);
+	}
+	if (!r->reaped) {
+		rh_log_warn("QEMU (pid %d) ignored SIGTERM for %.0f s; killing it", (int)r->pid,
+			    STOP_GRACE_S);
+		kill(r->pid, SIGKILL);
+		reap(r, true);
+	}
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in, out, rc = 0;
+	ssize_t n;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return rh_seterr_errno(errno, "OVMF variables template %s", from);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = rh_seterr_errno(errno, "%s", to);
+		close(in);
+		return rc;
+	}
+	while ((n = read(in, buf, sizeof buf)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = rh_seterr_errno(errno, "read %s", from);
+			break;
+		}
+		for (ssize_t o = 0; o < n;) {
+			ssize_t w = write(out, buf + o, (size_t)(n - o));
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = rh_seterr_errno(errno, "write %s", to);
+				goto out;
+			}
+			o += w;
+		}
+	}
+out:
+	if (close(out) < 0 && rc == 0)
+		rc = rh_seterr_errno(errno, "close %s", to);
+	close(in);
+	return rc;
+}
+
+/* Whether the QEMU binary can be run: a name is looked up in PATH, so
+ * that a missing QEMU is a clear error instead of a failed boot. */
+static int find_binary(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (strchr(name, '/') != NULL) {
+		if (access(name, X_OK) == 0)
+			return 0;
+		return rh_seterr_errno(errno, "QEMU binary %s", name);
+	}
+	if (path == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path != '\0') {
+		size_t l = strcspn(path, ":");
+
+		if ((size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)l, path, name) < sizeof buf &&
+		    access(buf, X_OK) == 0)
+			return 0;
+		path += l;
+		if (*path == ':')
+			path++;
+	}
+	return rh_seterr(RH_ERR_NOTFOUND,
+			 "%s not found in PATH: install QEMU (Debian: qemu-system-x86) or "
+			 "name the binary with --qemu", name);
+}
+
+static const char *choose_accel(const struct rh_bt_opts *o, char *why, size_t len)
+{
+	int fd;
+
+	if (o->accel != NULL) {
+		snprintf(why, len, "as requested");
+		return o->accel;
+	}
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		snprintf(why, len, "/dev/kvm is usable");
+		return "kvm";
+	}
+	snprintf(why, len, "/dev/kvm: %s; full emulation is 5-20 times slower", strerror(errno));
+	return "tcg";
+}
+
+/* Child side of fork: only async-signal-safe calls until exec. */
+static void child_exec(char **argv, int null_fd, int out_fd, int err_fd, int fw_fd)
+{
+	sigset_t none;
+
+	/* Its own process group: a ^C at the terminal reaches rehost, which
+	 * stops QEMU itself. The parent-death signal covers rehost being
+	 * killed outright: QEMU must not outlive it. */
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+		_exit(126);
+	if (fw_fd >= 0) {
+		if (fw_fd == 3)
+			fcntl(3, F_SETFD, 0);
+		else if (dup2(fw_fd, 3) < 0)
+			_exit(126);
+	}
+	execvp(argv[0], argv);
+	{
+		static const char msg[] = "rehost boot-test: cannot execute QEMU\n";
+
+		(void)!write(2, msg, sizeof msg - 1);
+	}
+	_exit(127);
+}
+
+static void set_text(char *dst, size_t len, const char *src)
+{
+	size_t n = src != NULL ? strnlen(src, len - 1) : 0;
+
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* First line of QEMU's stderr that says something, without the
+ * "qemu-system-x86_64: " prefix. */
+static void qemu_error_line(const char *err, char *out, size_t len)
+{
+	const char *p = err;
+
+	out[0] = '\0';
+	while (*p != '\0') {
+		size_t l = strcspn(p, "\n");
+		const char *colon = memchr(p, ':', l);
+
+		if (l > 0 && strncmp(p, "qemu-system", 11) == 0 && colon != NULL) {
+			l -= (size_t)(colon + 1 - p);
+			p = colon + 1;
+			while (l > 0 && *p == ' ') {
+				p++;
+				l--;
+			}
+		}
+		if (l > 0) {
+			/* Sanitised like console text: QEMU echoes file names. */
+			size_t o = 0;
+
+			for (size_t i = 0; i < l && o + 1 < len; i++)
+				out[o++] = p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '?';
+			out[o] = '\0';
+			return;
+		}
+		p += l;
+		if (*p == '\n')
+			p++;
+	}
+}
+
+static void explain(struct run *r, struct rh_bt_result *res)
+{
+	const struct rh_bt_watch *w = &r->w;
+	const struct rh_bt_opts *o = r->o;
+
+	res->passed = res->reason == RH_BT_R_LOGIN;
+	if (res->passed) {
+		set_text(res->matched, sizeof res->matched, w->login_line);
+		return;
+	}
+	if (res->reason == RH_BT_R_FATAL) {
+		res->rule = w->fatal;
+		set_text(res->matched, sizeof res->matched, w->fatal_line);
+		res->matched_firmware = w->fatal_source == RH_BT_FIRMWARE;
+		set_text(res->cause, sizeof res->cause, w->fatal->cause);
+		set_text(res->action, sizeof res->action, w->fatal->action);
+		if (w->hint != NULL) {
+			res->hint = w->hint;
+			set_text(res->hint_line, sizeof res->hint_line, w->hint_line);
+		}
+		return;
+	}
+	if (res->reason == RH_BT_R_STOPPED) {
+		set_text(res->cause, sizeof res->cause, "the boot test was interrupted");
+		return;
+	}
+	if (res->reason == RH_BT_R_QEMU_ERROR) {
+		char line[512];
+
+		qemu_error_line(res->qemu_stderr, line, sizeof line);
+		snprintf(res->cause, sizeof res->cause, "QEMU failed (exit status %d): %s",
+			 WIFEXITED(res->qemu_status) ? WEXITSTATUS(res->qemu_status) : -1,
+			 line[0] ? line : "no message");
+		set_text(res->action, sizeof res->action,
+			 "Read QEMU's message: check the disk files (readable, not in use by "
+			 "another QEMU or rehost target: QEMU locks them), --memory and --cpus "
+			 "against the host, and the QEMU binary (--qemu).");
+		return;
+	}
+	/* Timeout or the guest reset/powered off: the last warning sign is
+	 * the best explanation there is. */
+	if (w->hint != NULL) {
+		res->rule = w->hint;
+		set_text(res->matched, sizeof res->matched, w->hint_line);
+		res->matched_firmware = w->hint_source == RH_BT_FIRMWARE;
+		set_text(res->cause, sizeof res->cause, w->hint->cause);
+		set_text(res->action, sizeof res->action, w->hint->action);
+	} else if (res->console_bytes == 0) {
+		if (o->firmware == RH_BT_BIOS && w->firmware_booted_disk)
+			snprintf(res->cause, sizeof res->cause,
+				 "the guest printed nothing on the serial console: the BIOS "
+				 "started the boot loader on disk 0, but neither GRUB nor the "
+				 "kernel wrote to ttyS0 (its kernel command line may lack "
+				 "console=ttyS0), or the boot hangs before the kernel starts");
+		else
+			snprintf(res->cause, sizeof res->cause,
+				 "the guest printed nothing on the serial console: its kernel "
+				 "command line may lack console=ttyS0, or the boot hangs in the "
+				 "firmware or boot loader");
+		set_text(res->action, sizeof res->action,
+			 "Add console=ttyS0,115200 (after console=tty0) to the kernel command "
+			 "line in /etc/default/grub (GRUB_CMDLINE_LINUX) and regenerate grub.cfg "
+			 "(rehost postconf does both), then test again.");
+	} else if (res->reason == RH_BT_R_TIMEOUT) {
+		snprintf(res->cause, sizeof res->cause,
+			 "no login prompt on the serial console within %u s and no known "
+			 "failure message: the boot may just be slow (%s), hang in a service, "
+			 "or run no getty on ttyS0",
+			 o->timeout_s,
+			 strcmp(res->accel, "tcg") == 0 ? "full emulation without KVM" : "busy host");
+		set_text(res->action, sizeof res->action,
+			 "Read the console tail; raise --timeout; make sure a getty runs on "
+			 "ttyS0 (systemd starts serial-getty@ttyS0 when console=ttyS0 is on "
+			 "the kernel command line).");
+	}
+	if (res->reason == RH_BT_R_QEMU_EXIT) {
+		char cause[2 * sizeof res->cause];
+
+		/* -no-reboot turns a guest reset into QEMU's exit. */
+		snprintf(cause, sizeof cause,
+			 "the guest reset or powered off before a login prompt (a reboot after "
+			 "a failure, a triple fault, or a boot loader that reboots)%s%s",
+			 res->cause[0] ? "; " : "", res->cause);
+		set_text(res->cause, sizeof res->cause, cause);
+		if (res->action[0] == '\0')
+			set_text(res->action, sizeof res->action,
+				 "Read the console tail for what happened before the reset.");
+	}
+}
+
+static int copy_tail(const struct rh_bt_console *c, size_t max, char ***out, size_t *n)
+{
+	size_t cnt = rh_bt_console_tail_count(c), from = cnt > max ? cnt - max : 0;
+
+	*out = calloc(cnt - from + 1, sizeof **out);
+	if (*out == NULL)
+		return RH_ERR_NOMEM;
+	*n = 0;
+	for (size_t i = from; i < cnt; i++) {
+		if (((*out)[(*n)++] = strdup(rh_bt_console_tail_line(c, i))) == NULL)
+			return RH_ERR_NOMEM;
+	}
+	return 0;
+}
+
+void rh_bt_result_free(struct rh_bt_result *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->ntail; i++)
+		free(r->tail[i]);
+	free(r->tail);
+	for (size_t i = 0; i < r->nfw_tail; i++)
+		free(r->fw_tail[i]);
+	free(r->fw_tail);
+	free(r->qemu_stderr);
+	rh_bt_argv_free(r->argv);
+	free(r);
+}
+
+static int check_opts(const struct rh_bt_opts *o)
+{
+	if (o->ndisks == 0 || o->disks == NULL || o->ndisks > RH_BT_MAX_DISKS)
+		return rh_seterr(RH_ERR_INVAL, "%zu disks: 1 to %u", o->ndisks, RH_BT_MAX_DISKS);
+	if (o->memory_mib < 64 || o->memory_mib > 1048576)
+		return rh_seterr(RH_ERR_RANGE, "memory %u MiB: 64 to 1048576", o->memory_mib);
+	if (o->cpus < 1 || o->cpus > 64)
+		return rh_seterr(RH_ERR_RANGE, "%u CPUs: 1 to 64", o->cpus);
+	if (o->timeout_s == 0)
+		return rh_seterr(RH_ERR_RANGE, "timeout of 0 s");
+	if (o->tail_lines > RH_BT_MAX_TAIL)
+		return rh_seterr(RH_ERR_RANGE, "tail of %u lines (at most %u)", o->tail_lines,
+				 RH_BT_MAX_TAIL);
+	if (o->accel != NULL && strcmp(o->accel, "kvm") != 0 && strcmp(o->accel, "tcg") != 0)
+		return rh_seterr(RH_ERR_INVAL, "accelerator '%s': kvm or tcg", o->accel);
+	return 0;
+}
+
+int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
+{
+	struct run *r = NULL;
+	struct rh_bt_result *res = NULL;
+	int ser_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, fw_p[2] = { -1, -1 };
+	int null_fd = -1, rc;
+	char code[4096], vars_tpl[4096], why[160];
+	const char *accel;
+	char **argv = NULL;
+	double next_progress, t;
+	bool settle = false;
+
+	*out = NULL;
+	if ((rc = check_opts(o)) < 0)
+		return rc;
+	if (rh_bt_rules_builtin() == NULL)
+		return rh_seterr(RH_ERR_INTERNAL, "data/boot-failures.tsv did not load: %s",
+				 rh_lasterr());
+	if ((rc = find_binary(o->qemu != NULL ? o->qemu : "qemu-system-x86_64")) < 0)
+		return rc;
+	r = calloc(1, sizeof *r);
+	res = calloc(1, sizeof *res);
+	if (r == NULL || res == NULL) {
+		rc = RH_ERR_NOMEM;
+		goto out;
+	}
+	r->o = o;
+	r->ser.fd = r->fw.fd = r->err_fd = r->log_fd = -1;
+	r->ser.run = r->fw.run = r;
+	r->ser.src = RH_BT_SERIAL;
+	r->fw.src = RH_BT_FIRMWARE;
+	res->qemu_status = -1;
+	rh_bt_watch_init(&r->w, NULL);
+	if ((rc = rh_bt_console_new(o->tail_lines, &r->ser.con)) < 0 ||
+	    (rc = rh_bt_console_new(FW_TAIL, &r->fw.con)) < 0)
+		goto out;
+
+	accel = choose_accel(o, why, sizeof why);
+	set_text(res->accel, sizeof res->accel, accel);
+	rh_log_info("accelerator %s (%s)", accel, why);
+
+	if (o->firmware == RH_BT_UEFI) {
+		if (o->ovmf_code != NULL) {
+			set_text(code, sizeof code, o->ovmf_code);
+			if (o->ovmf_vars == NULL) {
+				rc = rh_seterr(RH_ERR_INVAL,
+					       "--ovmf-code without --ovmf-vars: name the "
+					       "variables template that belongs to %s", code);
+				goto out;
+			}
+			set_text(vars_tpl, sizeof vars_tpl, o->ovmf_vars);
+			if (access(code, R_OK) < 0) {
+				rc = rh_seterr_errno(errno, "OVMF code %s", code);
+				goto out;
+			}
+		} else if ((rc = rh_bt_find_ovmf(code, vars_tpl, sizeof code)) < 0) {
+			goto out;
+		}
+		/* The firmware writes its variables: each run gets a private
+		 * copy of the template, removed afterwards. */
+		snprintf(r->tmpdir, sizeof r->tmpdir, "%s/rehost-boot-test.XXXXXX",
+			 getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp");
+		if (mkdtemp(r->tmpdir) == NULL) {
+			rc = rh_seterr_errno(errno, "temporary directory %s", r->tmpdir);
+			r->tmpdir[0] = '\0';
+			goto out;
+		}
+		snprintf(r->vars, sizeof r->vars, "%s/OVMF_VARS.fd", r->tmpdir);
+		if ((rc = copy_file(vars_tpl, r->vars)) < 0) {
+			unlink(r->vars);
+			goto out;
+		}
+		rh_log_info("UEFI firmware %s, variables copied from %s", code, vars_tpl);
+	}
+	if ((rc = rh_bt_build_argv(o, accel, o->firmware == RH_BT_BIOS ? "/dev/fd/3" : NULL,
+				   code, r->vars, &argv)) < 0)
+		goto out;
+	if (o->console_log != NULL) {
+		r->log_fd = open(o->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (r->log_fd < 0) {
+			rc = rh_seterr_errno(errno, "console log %s", o->console_log);
+			goto out;
+		}
+	}
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0 || pipe2(ser_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+	    (o->firmware == RH_BT_BIOS && pipe2(fw_p, O_CLOEXEC) < 0)) {
+		rc = rh_seterr_errno(errno, "pipes for QEMU");
+		goto out;
+	}
+	if (rh_log_enabled(RH_LOG_DEBUG1)) {
+		char line[4096];
+		size_t l = 0;
+
+		for (size_t i = 0; argv[i] != NULL && l < sizeof line; i++)
+			l += (size_t)snprintf(line + l, sizeof line - l, "%s%s", i ? " " : "", argv[i]);
+		rh_log_debug("running %s", line);
+	}
+	r->pid = fork();
+	if (r->pid < 0) {
+		rc = rh_seterr_errno(errno, "fork");
+		goto out;
+	}
+	if (r->pid == 0)
+		child_exec(argv, null_fd, ser_p[1], err_p[1], fw_p[1]);
+	r->t0 = now_s();
+	close(ser_p[1]);
+	close(err_p[1]);
+	ser_p[1] = err_p[1] = -1;
+	if (fw_p[1] >= 0) {
+		close(fw_p[1]);
+		fw_p[1] = -1;
+	}
+	r->ser.fd = ser_p[0];
+	r->err_fd = err_p[0];
+	r->fw.fd = fw_p[0];
+	ser_p[0] = err_p[0] = fw_p[0] = -1;
+	fcntl(r->ser.fd, F_SETFL, O_NONBLOCK);
+	fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
+	if (r->fw.fd >= 0)
+		fcntl(r->fw.fd, F_SETFL, O_NONBLOCK);
+	r->ser.last_byte = r->fw.last_byte = r->t0;
+	rh_log_info("QEMU started (pid %d): %zu disk%s on %s, %s, %u MiB, %u CPU%s, timeout %u s",
+		    (int)r->pid, o->ndisks, o->ndisks == 1 ? "" : "s", rh_bt_bus_name(o->bus),
+		    rh_bt_firmware_name(o->firmware), o->memory_mib, o->cpus,
+		    o->cpus == 1 ? "" : "s", o->timeout_s);
+
+	next_progress = r->t0 + o->progress_s;
+	for (;;) {
+		poll_streams(r, 200);
+		t = now_s();
+		check_partial(r, &r->ser, t);
+		check_partial(r, &r->fw, t);
+		if (r->w.state == RH_BT_LOGIN) {
+			res->reason = RH_BT_R_LOGIN;
+			r->verdict_at = t;
+			break;
+		}
+		if (r->w.state == RH_BT_FATAL && !settle) {
+			settle = true;
+			r->verdict_at = t;
+			rh_log_debug("fatal line (%s): %s; reading the rest", r->w.fatal->id,
+				     r->w.fatal_line);
+		}
+		if (settle) {
+			double quiet = t - (r->ser.last_byte > r->fw.last_byte ? r->ser.last_byte
+										 : r->fw.last_byte);
+
+			if (quiet >= SETTLE_QUIET_S || t - r->verdict_at >= SETTLE_MAX_S) {
+				res->reason = RH_BT_R_FATAL;
+				break;
+			}
+		}
+		reap(r, false);
+		if (r->reaped) {
+			/* Read what QEMU wrote before it went, then judge. */
+			while (r->ser.fd >= 0 || r->fw.fd >= 0 || r->err_fd >= 0)
+				poll_streams(r, 100);
+			rh_bt_console_flush(r->ser.con, on_line, &r->ser);
+			rh_bt_console_flush(r->fw.con, on_line, &r->fw);
+			r->verdict_at = settle ? r->verdict_at : now_s();
+			if (r->w.state == RH_BT_LOGIN)
+				res->reason = RH_BT_R_LOGIN;
+			else if (r->w.state == RH_BT_FATAL)
+				res->reason = RH_BT_R_FATAL;
+			else if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)
+				res->reason = RH_BT_R_QEMU_EXIT;
+			else
+				res->reason = RH_BT_R_QEMU_ERROR;
+			break;
+		}
+		if (!settle && t - r->t0 >= o->timeout_s) {
+			res->reason = RH_BT_R_TIMEOUT;
+			r->verdict_at = t;
+			break;
+		}
+		if (o->stop != NULL && *o->stop) {
+			res->reason = RH_BT_R_STOPPED;
+			r->verdict_at = t;
+			break;
+		}
+		if (o->progress_s > 0 && o->progress != NULL && t >= next_progress) {
+			size_t n = rh_bt_console_tail_count(r->ser.con);
+			const char *last = rh_bt_console_partial(r->ser.con);
+			struct rh_bt_progress p = {
+				.seconds = t - r->t0,
+				.console_lines = rh_bt_console_lines(r->ser.con),
+			};
+
+			if (*last == '\0' && n > 0)
+				last = rh_bt_console_tail_line(r->ser.con, n - 1);
+			p.last_line = last;
+			o->progress(&p, o->progress_arg);
+			next_progress += o->progress_s;
+		}
+	}
+	stop_qemu(r);
+	res->qemu_status = r->status;
+	/* A prompt without newline belongs in the tail. */
+	rh_bt_console_flush(r->ser.con, NULL, NULL);
+	rh_bt_console_flush(r->fw.con, NULL, NULL);
+	res->seconds = r->verdict_at - r->t0;
+	res->console_bytes = rh_bt_console_bytes(r->ser.con);
+	res->console_lines = rh_bt_console_lines(r->ser.con);
+	if ((res->qemu_stderr = strdup(r->err_buf)) == NULL ||
+	    (rc = copy_tail(r->ser.con, o->tail_lines, &res->tail, &res->ntail)) < 0 ||
+	    (rc = copy_tail(r->fw.con, FW_TAIL, &res->fw_tail, &res->nfw_tail)) < 0) {
+		rc = RH_ERR_NOMEM;
+		goto out;
+	}
+	explain(r, res);
+	res->argv = argv;
+	argv = NULL;
+	*out = res;
+	res = NULL;
+	rc = 0;
+out:
+	if (r != NULL) {
+		stop_qemu(r);
+		if (r->ser.fd >= 0)
+			close(r->ser.fd);
+		if (r->fw.fd >= 0)
+			close(r->fw.fd);
+		if (r->err_fd >= 0)
+			close(r->err_fd);
+		if (r->log_fd >= 0 && close(r->log_fd) < 0)
+			rh_log_warn("console log %s: %s", o->console_log, strerror(errno));
+		if (r->vars[0] != '\0')
+			unlink(r->vars);
+		if (r->tmpdir[0] != '\0' && rmdir(r->tmpdir) < 0)
+			rh_log_warn("cannot remove %s: %s", r->tmpdir, strerror(errno));
+		rh_bt_console_free(r->ser.con);
+		rh_bt_console_free(r->fw.con);
+		free(r);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (ser_p[i] >= 0)
+			close(ser_p[i]);
+		if (err_p[i] >= 0)
+			close(err_p[i]);
+		if (fw_p[i] >= 0)
+			close(fw_p[i]);
+	}
+	if (null_fd >= 0)
+		close(null_fd);
+	rh_bt_argv_free(argv);
+	rh_bt_result_free(res);
+	return rc;
+}
