@@ -112,8 +112,9 @@ _debian_build_tree() {
 
 # debian_rootfs_tarball: print the path of a zstd tarball of a Debian
 # bookworm amd64 tree (packages: DEBIAN_PACKAGES, root password rehost,
-# hostname rehost-src). Built once per cache key under $DEBIAN_CACHE,
-# written atomically, shared by concurrent tests through a lock.
+# hostname rehost-src). Built once per cache key under $DEBIAN_CACHE
+# (debootstrap's log beside it as .log), written atomically, shared by
+# concurrent tests through a lock.
 debian_rootfs_tarball() {
 	local key tarball lockfd build start
 	key=$(_debian_cache_key)
@@ -131,6 +132,7 @@ debian_rootfs_tarball() {
 		_debian_build_tree "$build/root" "$build/debootstrap.log"
 		tar -C "$build/root" --numeric-owner --xattrs --xattrs-include='*' -cpf - . |
 			zstd -q -T0 -3 -o "$build/tree.tar.zst" || fail "packing the tree into $build/tree.tar.zst failed"
+		mv "$build/debootstrap.log" "$tarball.log"
 		mv "$build/tree.tar.zst" "$tarball"
 		rm -rf --one-file-system "$build"
 		log "built $tarball in $((SECONDS - start)) s"
@@ -219,7 +221,7 @@ make_debian_disk() {
 	case "$variant" in
 	mbr-boot) spec="start=1MiB, size=${DEBIAN_BOOT_MIB}MiB, type=83, bootable"$'\n'"type=83" ;;
 	lvm) spec="start=1MiB, size=${DEBIAN_BOOT_MIB}MiB, type=83, bootable"$'\n'"type=8e" ;;
-	gpt-bios) spec="start=1MiB, size=1MiB, type=21686148-6E6F-744E-656564454649, name=bios"$'\n'"type=0FC63DAF-8483-4772-8E3D-693D7984C47D, name=root" ;;
+	gpt-bios) spec="start=1MiB, size=1MiB, type=21686148-6449-6E6F-744E-656564454649, name=bios"$'\n'"type=0FC63DAF-8483-4772-8E3D-693D7984C47D, name=root" ;;
 	esac
 	partition_image "$img" "$table" "$spec"
 
@@ -348,8 +350,10 @@ _debian_initramfs() {
 		printf '%s\n' "${DEBIAN_INITRAMFS_MODULES[@]}"
 		[ "$variant" = lvm ] && echo dm_mod
 	} >"$root/etc/initramfs-tools/modules"
-	# Otherwise the resume hook probes THIS machine's swap.
+	# Otherwise the resume hook probes THIS machine's swap, and the fsck
+	# hook probes a root device that does not exist in the chroot.
 	echo RESUME=none >"$root/etc/initramfs-tools/conf.d/resume"
+	echo FSTYPE=ext4 >"$root/etc/initramfs-tools/conf.d/fstype"
 	_dd_chroot_mounts "$root"
 	chroot "$root" update-initramfs -u -k "$kver" >"$T/update-initramfs-$variant.log" 2>&1 || {
 		cat "$T/update-initramfs-$variant.log" >&2
@@ -444,10 +448,10 @@ _debian_check_embedded() {
 	# boot.img keeps core.img's first sector number at offset 0x5c.
 	[ "$(od -An -tu8 -j92 -N8 "$img" | tr -d ' ')" = "$sector" ] ||
 		fail "$img: boot.img points at sector $(od -An -tu8 -j92 -N8 "$img" | tr -d ' '), expected $sector"
-	# Its first sector (diskboot) gets the block list patched in; the
-	# rest is copied as it is.
+	# grub-bios-setup patches the block list into its first sector and the
+	# boot drive into its second; the rest is copied as it is.
 	size=$(stat -c %s "$core")
-	cmp -s -n $((size - 512)) -i "$(((sector + 1) * 512)):512" "$img" "$core" ||
+	cmp -s -n $((size - 1024)) -i "$(((sector + 2) * 512)):1024" "$img" "$core" ||
 		fail "$img: core.img is not embedded from sector $sector"
 	nparts=$(sfdisk -d "$img" | grep -c "^$img" || true)
 	[ "$nparts" = 2 ] || fail "$img: partition table damaged by grub-bios-setup ($nparts partitions)"
@@ -461,7 +465,8 @@ _debian_check_embedded() {
 # extended regex PATTERN, QEMU exits, or TIMEOUT seconds pass; then stop
 # QEMU. A stand-in for the real tests' `rehost boot-test`, used to prove
 # the source disks themselves. Sets QEMU_BOOT_LOG (the console log),
-# QEMU_BOOT_MATCH (the first matching line) and QEMU_BOOT_SECONDS.
+# QEMU_BOOT_MATCH (the first matching line) and QEMU_BOOT_SECONDS; with
+# REHOST_E2E_LOGDIR set, the console log is kept there as IMGNAME-BUS.log.
 # Returns 0 on a match, 1 on timeout, 2 if QEMU exited first.
 qemu_boot_watch() {
 	local img=$1 bus=$2 pattern=$3 timeout=$4 pid start rc=1
@@ -494,6 +499,10 @@ qemu_boot_watch() {
 	done
 	QEMU_BOOT_SECONDS=$((SECONDS - start))
 	kill_wait "$pid"
+	if [ -n "${REHOST_E2E_LOGDIR:-}" ]; then
+		mkdir -p "$REHOST_E2E_LOGDIR"
+		cp "$QEMU_BOOT_LOG" "$REHOST_E2E_LOGDIR/$(basename "$img" .img)-$bus.log"
+	fi
 	case $rc in
 	0) log "boot $bus: '$QEMU_BOOT_MATCH' after $QEMU_BOOT_SECONDS s" ;;
 	1) log "boot $bus: no /$pattern/ within $timeout s" ;;
