@@ -19,13 +19,24 @@ DEBIAN_TREE_VERSION=1
 DEBIAN_SUITE=bookworm
 DEBIAN_CACHE=${REHOST_E2E_CACHE:-/var/cache/rehost-e2e}
 # What an old BIOS server running ext4, XFS and LVM has installed; the
-# DHCP client ifupdown calls in bookworm is isc-dhcp-client.
+# DHCP client ifupdown calls in bookworm is isc-dhcp-client; zstd is what
+# initramfs-tools compresses with by default.
 DEBIAN_PACKAGES=(
 	linux-image-amd64 grub-pc initramfs-tools systemd-sysv udev kmod
-	lvm2 e2fsprogs xfsprogs ifupdown isc-dhcp-client iproute2 procps
+	lvm2 e2fsprogs xfsprogs ifupdown isc-dhcp-client iproute2 procps zstd
 )
 DEBIAN_ROOT_PASSWORD=rehost
 DEBIAN_HOSTNAME=rehost-src
+
+# debian_need CMD...: fail (not skip) unless every command exists: the
+# end-to-end tests are part of make check, whose scripts/install-deps.sh
+# installs them all, so a missing one is a broken setup, not an option.
+debian_need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || fail "required command '$c' not found (run scripts/install-deps.sh as root)"
+	done
+}
 
 # _debian_mirror: the Debian archive URI this machine's apt uses for the
 # suite (deb822 .sources or one-line .list). REHOST_E2E_MIRROR overrides.
@@ -96,7 +107,7 @@ _debian_build_tree() {
 		"$DEBIAN_SUITE" "$dir" "$mirror" >"$dlog" 2>&1 || {
 		tail -n 40 "$dlog" >&2
 		_debian_umount_under "$dir"
-		fail "debootstrap of Debian $DEBIAN_SUITE from $mirror failed (is the archive reachable? full log above, last 40 lines)"
+		fail "debootstrap of Debian $DEBIAN_SUITE from $mirror failed (is the archive reachable? the last 40 lines of its log are above)"
 	}
 	_debian_umount_under "$dir"
 	echo "root:$DEBIAN_ROOT_PASSWORD" | chroot "$dir" chpasswd || fail "chpasswd in the new tree failed"
@@ -114,7 +125,8 @@ _debian_build_tree() {
 # bookworm amd64 tree (packages: DEBIAN_PACKAGES, root password rehost,
 # hostname rehost-src). Built once per cache key under $DEBIAN_CACHE
 # (debootstrap's log beside it as .log), written atomically, shared by
-# concurrent tests through a lock.
+# concurrent tests through a lock. Also sets DEBIAN_TARBALL, so callers can
+# run it outside $(...), where bash would switch set -e off.
 debian_rootfs_tarball() {
 	local key tarball lockfd build start
 	key=$(_debian_cache_key)
@@ -123,7 +135,7 @@ debian_rootfs_tarball() {
 	exec {lockfd}>"$DEBIAN_CACHE/.lock"
 	flock -w 3600 "$lockfd" || fail "timed out waiting for $DEBIAN_CACHE/.lock (another build of the tree?)"
 	if [ ! -s "$tarball" ]; then
-		requires debootstrap zstd chroot
+		debian_need debootstrap zstd chroot tar
 		start=$SECONDS
 		build=$(mktemp -d "$DEBIAN_CACHE/build.XXXXXX")
 		cleanup_fn rm -rf --one-file-system "$build"
@@ -138,6 +150,7 @@ debian_rootfs_tarball() {
 		log "built $tarball in $((SECONDS - start)) s"
 	fi
 	exec {lockfd}>&-
+	DEBIAN_TARBALL=$tarball
 	echo "$tarball"
 }
 
@@ -198,7 +211,8 @@ _dd_uuid() { cat /proc/sys/kernel/random/uuid; }
 #             swap; fstab by /dev/mapper names
 # GRUB (i386-pc) is embedded after the MBR or in the BIOS boot partition,
 # the kernel logs to ttyS0, and the initramfs holds only IDE/SATA drivers.
-# Sets DEBIAN_DISK_KERNEL, DEBIAN_ROOT_UUID, DEBIAN_BOOT_UUID.
+# Sets DEBIAN_DISK_KERNEL, DEBIAN_ROOT_UUID, DEBIAN_BOOT_UUID. Call it as
+# a plain command, not in $(...) or under ||: it relies on set -e.
 make_debian_disk() {
 	local variant=$1 img=$2 tarball work root boot_sep=1 table spec
 	local pstart psize rootdev bootdev lvoff lvsize pv kver
@@ -207,8 +221,10 @@ make_debian_disk() {
 	gpt-bios) table=gpt; boot_sep=0 ;;
 	*) fail "make_debian_disk: unknown variant '$variant' (mbr-boot, gpt-bios or lvm)" ;;
 	esac
-	requires sfdisk losetup mkfs.ext4 mkswap chroot zstd tar
-	tarball=$(debian_rootfs_tarball)
+	debian_need sfdisk losetup mkfs.ext4 mkswap chroot zstd tar
+	[ "$variant" != lvm ] || debian_need pvcreate vgcreate lvcreate lvs
+	debian_rootfs_tarball >/dev/null
+	tarball=$DEBIAN_TARBALL
 	work=$(mktemp -d "$T/disk-$variant.XXXXXX")
 	root=$work/root
 	DEBIAN_ROOT_UUID=$(_dd_uuid)
@@ -470,7 +486,7 @@ _debian_check_embedded() {
 # Returns 0 on a match, 1 on timeout, 2 if QEMU exited first.
 qemu_boot_watch() {
 	local img=$1 bus=$2 pattern=$3 timeout=$4 pid start rc=1
-	requires qemu-system-x86_64
+	debian_need qemu-system-x86_64
 	QEMU_BOOT_LOG=$(mktemp "$T/boot-$bus.XXXXXX.log")
 	QEMU_BOOT_MATCH=
 	start=$SECONDS

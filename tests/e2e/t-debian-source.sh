@@ -10,7 +10,9 @@
 . "$(dirname "$0")/../integration/functions.sh"
 . "$(dirname "$0")/debian.sh"
 requires_root
-requires qemu-system-x86_64 debootstrap sfdisk losetup mkfs.ext4 pvcreate zstd
+# The lvm variant runs pvcreate and friends: this line also gives the test
+# ctest's "lvm" resource lock (see serialize_lvm in CMakeLists.txt).
+debian_need qemu-system-x86_64 debootstrap sfdisk losetup mkfs.ext4 pvcreate zstd
 
 variants=(${REHOST_E2E_VARIANTS:-mbr-boot gpt-bios lvm})
 timeout=${REHOST_E2E_BOOT_TIMEOUT:-600}
@@ -18,7 +20,7 @@ summary=()
 
 start=$SECONDS
 debian_rootfs_tarball >/dev/null
-summary+=("tree: $((SECONDS - start)) s ($(debian_rootfs_tarball))")
+summary+=("tree: $((SECONDS - start)) s ($DEBIAN_TARBALL)")
 
 for v in "${variants[@]}"; do
 	img=$T/$v.img
