@@ -116,7 +116,8 @@ part_geometry() {
 			match($0, /start= *[0-9]+/); start = substr($0, RSTART + 6, RLENGTH - 6)
 			match($0, /size= *[0-9]+/); size = substr($0, RSTART + 5, RLENGTH - 5)
 			if (ss == "") ss = 512
-			printf "%d %d\n", start * ss, size * ss; found = 1
+			# %.0f, not %d: mawk clamps %d to 2^31 - 1 (a 2 GiB partition).
+			printf "%.0f %.0f\n", start * ss, size * ss; found = 1
 		}
 		END { if (!found) exit 1 }'
 }
