@@ -138,18 +138,18 @@ int rh_pc_initramfs_rebuild(struct rh_pc_boot *b)
 {
 	struct kernel k[MAX_KERNELS];
 	size_t n;
-	int rc = list_kernels(b, k, &n);
+	int rc;
 	bool uird = rh_pc_exists(b->sys, "/usr/sbin/update-initramfs") ||
 		    rh_pc_exists(b->sys, "/sbin/update-initramfs");
 	bool dracut = rh_pc_exists(b->sys, "/usr/bin/dracut") || rh_pc_exists(b->sys, "/sbin/dracut") ||
 		      rh_pc_exists(b->sys, "/usr/sbin/dracut");
 	bool mkinitrd = rh_pc_exists(b->sys, "/sbin/mkinitrd") || rh_pc_exists(b->sys, "/usr/sbin/mkinitrd");
 
-	if (rc < 0)
-		return rc;
 	if (!uird && !dracut && !mkinitrd)
 		return rh_seterr(RH_ERR_NOTFOUND, "the target has no update-initramfs, dracut or mkinitrd "
 				 "to rebuild its initramfs with the virtio drivers");
+	if ((rc = list_kernels(b, k, &n)) < 0)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		const char *argv[8];
 		char tail[4096], detail[512], vmlinuz[160], ver[128];

@@ -227,7 +227,7 @@ static int mount_fstab(struct run *r)
 			if (strcmp(ents[i].v->fs.type, "btrfs") == 0 &&
 			    (sv = strstr(ents[i].opts, "subvol=")) != NULL)
 				snprintf(data, sizeof data, "%.*s", (int)strcspn(sv, ","), sv);
-			rc = mount_vol(r, ents[i].v, ents[i].mp, 0, data[0] ? data : NULL);
+			rc = mount_vol(r, ents[i].v, ents[i].mp, MS_RDONLY, data[0] ? data : NULL);
 			if (rc == 0)
 				rc = add_mnt(r, ents[i].mp, ents[i].v, ents[i].spec);
 		}
@@ -343,13 +343,16 @@ int rh_postconf_run(const struct rh_postconf_opts *o, json_t **report)
 		goto out;
 	rh_log_info("target root: %s (%s, UUID %s)", r.rootvol->name, r.rootvol->fs.type,
 		    r.rootvol->fs.uuid);
-	rc = mount_vol(&r, r.rootvol, "", o->dry_run ? MS_RDONLY : 0, NULL);
+	/* Read-only until every check has passed: a refused run changes nothing. */
+	rc = mount_vol(&r, r.rootvol, "", MS_RDONLY, NULL);
 	if (rc == 0)
 		rc = add_mnt(&r, "/", r.rootvol, "");
 	if (rc == 0)
 		rc = mount_fstab(&r);
 	if (rc == 0)
 		rc = decide_firmware(&r);
+	if (rc == 0 && !o->dry_run)
+		rc = rh_pc_remount_rw(&r.sys);
 	if (rc < 0)
 		goto out;
 	rc = rh_pc_open(&pc, r.sys.root, o->cfg, o->dry_run);

@@ -66,6 +66,14 @@ static int umount_one(char *path)
 	return rc;
 }
 
+int rh_pc_remount_rw(struct rh_pc_sysroot *s)
+{
+	for (size_t i = 0; i < s->nmounts; i++)
+		if (mount(NULL, s->mounts[i], NULL, MS_REMOUNT, NULL) < 0)
+			return rh_seterr_errno(errno, "cannot make %s writable", s->mounts[i]);
+	return 0;
+}
+
 int rh_pc_umount_last(struct rh_pc_sysroot *s)
 {
 	if (s->nmounts == 0)

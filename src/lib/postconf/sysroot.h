@@ -32,6 +32,10 @@ int rh_pc_sysroot_release(struct rh_pc_sysroot *s);
 int rh_pc_mount(struct rh_pc_sysroot *s, const char *src, const char *rel, const char *type,
 		unsigned long flags, const char *data, bool mkdir);
 
+/* Make every mount so far read-write (they are mounted read-only while
+ * the target is being checked). */
+int rh_pc_remount_rw(struct rh_pc_sysroot *s);
+
 /* Unmount the most recent mount (used to undo a probe mount). */
 int rh_pc_umount_last(struct rh_pc_sysroot *s);
 
