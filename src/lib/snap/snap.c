@@ -172,7 +172,7 @@ void snap_cleanup_leftovers(const char *root)
  * an existing one. */
 static int install(const char *root, const char *tmp, const char *name)
 {
-	char live[4200], old[4200];
+	char live[4300], old[4300];
 
 	snprintf(live, sizeof live, "%.4096s/%.40s", root, name);
 	if (rename(tmp, live) == 0)
