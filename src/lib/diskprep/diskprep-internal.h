@@ -13,13 +13,6 @@
  * died of a signal (detail set). */
 int diskprep_run(const char *const *argv, char *out, size_t outlen);
 
-/* loop.c: attach a loop device over [offset, offset+size) of path (size 0:
- * to the end). The device clears itself when its last user closes it, so a
- * crash never leaves it behind. dev gets "/dev/loopN"; *fd holds it open
- * until diskprep_loop_detach. */
-int diskprep_loop_attach(const char *path, uint64_t offset, uint64_t size, char dev[32], int *fd);
-void diskprep_loop_detach(int fd);
-
 /* growfs.c: grow the filesystem or PV of blkid type `type` in
  * [offset, offset+size) of path to fill the range. Returns 0 when grown,
  * RH_ERR_UNSUPPORTED for types it cannot grow (detail says so), or an

@@ -17,6 +17,7 @@
 #include "diskprep-internal.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
+#include "rehost/loopdev.h"
 
 static int tool_failed(const char *what, int status, const char *out)
 {
@@ -106,8 +107,8 @@ static int grow_pv(const char *dev)
 
 int diskprep_growfs(const char *path, uint64_t offset, uint64_t size, const char *type)
 {
-	char dev[32];
-	int fd, rc;
+	struct rh_loopdev loop;
+	int rc;
 	int (*grow)(const char *);
 
 	if (strcmp(type, "ext2") == 0 || strcmp(type, "ext3") == 0 || strcmp(type, "ext4") == 0)
@@ -119,12 +120,12 @@ int diskprep_growfs(const char *path, uint64_t offset, uint64_t size, const char
 	else
 		return rh_seterr(RH_ERR_UNSUPPORTED, "%s is not grown here (ext2/3/4, xfs and LVM PVs are); grow it on the booted target",
 				 type[0] ? type : "an unrecognised filesystem");
-	rc = diskprep_loop_attach(path, offset, size, dev, &fd);
+	rc = rh_loop_attach(path, offset, size, false, &loop);
 	if (rc < 0)
 		return rc;
-	rh_log_info("growing %s on %s (%s at offset %llu)", type, dev, path,
+	rh_log_info("growing %s on %s (%s at offset %llu)", type, loop.path, path,
 		    (unsigned long long)offset);
-	rc = grow(dev);
-	diskprep_loop_detach(fd);
+	rc = grow(loop.path);
+	rh_loop_release(&loop);
 	return rc;
 }
