@@ -130,11 +130,12 @@ bool pc_ini_section(const char *s, size_t n, char *name, size_t namelen);
  * and lines without '='. */
 bool pc_ini_key(const char *s, size_t n, char *key, size_t keylen, size_t *voff, size_t *vlen);
 
-/* A change summary built in pieces, joined by "; " (truncated with
- * "..." when long). */
+/* A change summary built in pieces, joined by sep ("; " when NULL),
+ * truncated with "..." when long. */
 struct pc_detail {
 	char s[1024];
 	size_t n;
+	const char *sep;
 };
 void pc_detail_add(struct pc_detail *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
