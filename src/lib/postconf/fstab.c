@@ -243,10 +243,13 @@ static bool spec_exists(const struct editor *ed, const struct ent *e)
 	return false;
 }
 
-static long map_lookup(const struct editor *ed, const char *spec)
+/* The filesystem whose old spec this line shares; a swap area only for a
+ * swap line and a filesystem only for a mount. */
+static long map_lookup(const struct editor *ed, const struct ent *e)
 {
 	for (size_t i = 0; i < ed->nmap; i++)
-		if (strcmp(ed->map[i].spec, spec) == 0)
+		if (strcmp(ed->map[i].spec, e->spec) == 0 &&
+		    (strcmp(ed->o->fs[ed->map[i].fs].mountpoint, "swap") == 0) == is_swap(e))
 			return (long)ed->map[i].fs;
 	return -1;
 }
@@ -277,7 +280,7 @@ static enum verdict judge(struct editor *ed, const struct ent *e, long *fs)
 		return COMMENT;
 	*fs = match_fs(ed, e);
 	if (*fs < 0)
-		*fs = map_lookup(ed, e->spec);
+		*fs = map_lookup(ed, e);
 	if (*fs >= 0) {
 		const char *want = o->fs[*fs].fstype;
 
@@ -366,7 +369,7 @@ static int prescan(struct editor *ed, const char *text, size_t len, struct ent *
 		if (pc_line_is_comment(line, n) || !parse(line, n, e))
 			continue;
 		if (judge(ed, e, &fs) != REWRITE || match_fs(ed, e) < 0 ||
-		    strcmp(e->spec, ed->uuid_spec[fs]) == 0 || map_lookup(ed, e->spec) >= 0)
+		    strcmp(e->spec, ed->uuid_spec[fs]) == 0 || map_lookup(ed, e) >= 0)
 			continue;
 		if (ed->nmap == FSTAB_MAX_MAP)
 			break;

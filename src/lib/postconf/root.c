@@ -655,6 +655,10 @@ int pc_write(struct rh_pc *pc, const char *path, const char *data, size_t len, m
 	}
 	if (canon)
 		strcpy(canon, target);
+	/* A new file in a dry run: its directory may be one the run would
+	 * have made. */
+	if (!regular && pc->dry_run)
+		return 1;
 	snprintf(what, sizeof what, "%s on the target", target);
 	rc = open_parent(pc, target, &dfd, &base);
 	if (rc < 0)
