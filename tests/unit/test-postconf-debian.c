@@ -85,7 +85,6 @@ static void build_debian(const char *root)
 		 "# Syntax:  module_name [args ...]\n"
 		 "virtio-blk\n");
 	tree_put(root, "etc/initramfs-tools/initramfs.conf", "MODULES=dep\nBUSYBOX=auto\n");
-	tree_mkdir(root, "etc/initramfs-tools/conf.d");
 	tree_put(root, "etc/default/grub",
 		 "GRUB_DEFAULT=0\n"
 		 "GRUB_TIMEOUT=5\n"
@@ -160,6 +159,7 @@ static void check_debian(const char *root, struct rh_pc *pc)
 		    "virtio-blk\n"
 		    "# rehost: virtio drivers for the KVM target\n"
 		    "virtio_pci\nvirtio_scsi\nvirtio_net\nvirtio_console\n");
+	assert_int_equal(pc_count(pc, "/etc/initramfs-tools/conf.d", "created"), 1);
 	assert_file(root, "etc/initramfs-tools/conf.d/zz-rehost-virtio",
 		    "# Written by rehost postconf: the initramfs is built in a chroot on the\n"
 		    "# migration host, where MODULES=dep would pick the host's drivers (or\n"
@@ -197,7 +197,7 @@ static void test_debian_ifupdown(void **state)
 
 	(void)state;
 	build_debian(root);
-	assert_int_equal(pc_family_run(root, fs, 2, NULL, check_debian), 16);
+	assert_int_equal(pc_family_run(root, fs, 2, NULL, check_debian), 17);
 	tree_rm(root);
 	free(root);
 }

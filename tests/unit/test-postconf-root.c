@@ -1,5 +1,5 @@
 /* Unit tests of the postconf file layer: paths stay inside the target root
- * (hostile symlinks are refused and host files never touched), backups
+ * (hostile symlinks resolve inside it, host files are never touched), backups
  * keep mode, owner, times and symlinks, writes follow symlinks inside the
  * root, family detection, and the JSON report file. */
 #include <setjmp.h>
@@ -46,40 +46,64 @@ static void assert_victim_intact(void)
 	free(v);
 }
 
-static void test_escape_refused(void **state)
+/* Symlinks built to climb out of the root resolve inside it, as on the
+ * booted target; the host file is never touched. */
+static void test_escape_stays_inside(void **state)
 {
-	char *root = tree_new(), link[PATH_MAX];
+	char *root = tree_new(), link[PATH_MAX], p[PATH_MAX * 2], *v;
 	struct rh_pc pc;
+	struct stat st;
 
 	(void)state;
 	tree_put(root, "etc/os-release", "ID=debian\n");
-	/* Absolute with "..": climbs above the root. */
+	/* Absolute with "..": lands on <root>/tmp/victim, absent there. */
 	snprintf(link, sizeof link, "/../../..%s", victim);
 	tree_link(root, "etc/motd", link);
 	assert_int_equal(rh_pc_open(&pc, root, NULL, false), 0);
-	assert_int_equal(rh_pc_motd(&pc), RH_ERR_PERM);
-	assert_non_null(strstr(rh_lasterr(), "above the target root"));
-	assert_int_equal(rh_pc_write_file(&pc, "/etc/motd", "x", 0), RH_ERR_PERM);
-	assert_int_equal(rh_pc_backup(&pc, "/etc/motd/../../../../x"), RH_ERR_PERM);
+	assert_int_equal(rh_pc_motd(&pc), 0);
 	assert_int_equal(json_array_size(pc.changes), 0);
+	assert_int_equal(rh_pc_backup(&pc, "/etc/motd/../../../../x"), 0);
+	assert_victim_intact();
+	/* With a file there inside the root, that file is emptied. */
+	tree_put(root, victim + 1, "target data\n");
+	assert_int_equal(rh_pc_motd(&pc), 0);
+	assert_int_equal(json_array_size(pc.changes), 1);
+	v = tree_get(root, victim + 1);
+	assert_string_equal(v, "");
+	free(v);
 	assert_victim_intact();
 	rh_pc_release(&pc);
 
-	/* Relative, from /etc. */
-	snprintf(link, sizeof link, "%s/etc/motd", root);
-	assert_int_equal(unlink(link), 0);
+	/* Relative, from /etc, with far too many "..". */
+	snprintf(p, sizeof p, "%s/etc/motd", root);
+	assert_int_equal(unlink(p), 0);
 	snprintf(link, sizeof link, "../../../../../../..%s", victim);
 	tree_link(root, "etc/motd", link);
+	tree_put(root, victim + 1, "target data\n");
 	assert_int_equal(rh_pc_open(&pc, root, NULL, false), 0);
-	assert_int_equal(rh_pc_motd(&pc), RH_ERR_PERM);
+	assert_int_equal(rh_pc_write_file(&pc, "/etc/motd", "x\n", 0), 1);
+	v = tree_get(root, victim + 1);
+	assert_string_equal(v, "x\n");
+	free(v);
 	assert_victim_intact();
+	/* The link itself is still there. */
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
 	rh_pc_release(&pc);
 
-	/* A directory on the way that leads out. */
-	snprintf(link, sizeof link, "/../..%s", "/tmp");
-	tree_link(root, "etc/default", link);
+	/* A directory on the way that leads "out": still inside. */
+	tree_link(root, "etc/default", "/../../tmp");
 	assert_int_equal(rh_pc_open(&pc, root, NULL, false), 0);
-	assert_int_equal(rh_pc_write_file(&pc, "/etc/default/x", "x", 0), RH_ERR_PERM);
+	snprintf(p, sizeof p, "/etc/default%s.new", victim + 4);
+	assert_int_equal(rh_pc_write_file(&pc, p, "x", 0), 1);
+	snprintf(p, sizeof p, "%s.new", victim);
+	assert_int_equal(stat(p, &st), -1); /* not on the host */
+	snprintf(p, sizeof p, "%s.new", victim + 1);
+	assert_true(tree_exists(root, p));
+	/* A caller's path that climbs out is refused. */
+	assert_int_equal(rh_pc_write_file(&pc, "/../etc/x", "x", 0), RH_ERR_PERM);
+	assert_non_null(strstr(rh_lasterr(), "above the target root"));
+	assert_int_equal(rh_pc_backup(&pc, "etc/../../x"), RH_ERR_PERM);
 	rh_pc_release(&pc);
 	tree_rm(root);
 	free(root);
@@ -344,7 +368,7 @@ static void test_report_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escape_refused),
+		cmocka_unit_test(test_escape_stays_inside),
 		cmocka_unit_test(test_absolute_links_stay_inside),
 		cmocka_unit_test(test_backup_keeps_attributes),
 		cmocka_unit_test(test_backup_dir_per_run),

@@ -23,6 +23,7 @@
 #include "rehost/log.h"
 
 #define FSTAB_MAX_LINE 4096u
+#define FSTAB_GROWTH 128u      /* "UUID=" + 64, a type of 32, ",nofail"... */
 #define FSTAB_MAX_MAP 256u
 #define COMMENT_PREFIX "# rehost: "
 
@@ -41,6 +42,7 @@ struct field {
 struct ent {
 	struct field f[6];
 	int nf;
+	size_t len;                     /* of the line */
 	char spec[FSTAB_MAX_LINE + 1];  /* normalised (see norm_spec) */
 	char mp[FSTAB_MAX_LINE + 1];    /* unescaped, no trailing '/' */
 	char type[FSTAB_MAX_LINE + 1];
@@ -107,6 +109,7 @@ static bool parse(const char *line, size_t len, struct ent *e)
 
 	if (len > FSTAB_MAX_LINE || memchr(line, '\0', len) != NULL)
 		return false;
+	e->len = len;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	e->nf = 0;
@@ -240,21 +243,36 @@ static bool spec_exists(const struct editor *ed, const struct ent *e)
 	return false;
 }
 
-static long map_lookup(const struct editor *ed, const char *spec)
+/* The filesystem whose old spec this line shares; a swap area only for a
+ * swap line and a filesystem only for a mount. */
+static long map_lookup(const struct editor *ed, const struct ent *e)
 {
 	for (size_t i = 0; i < ed->nmap; i++)
-		if (strcmp(ed->map[i].spec, spec) == 0)
+		if (strcmp(ed->map[i].spec, e->spec) == 0 &&
+		    (strcmp(ed->o->fs[ed->map[i].fs].mountpoint, "swap") == 0) == is_swap(e))
 			return (long)ed->map[i].fs;
 	return -1;
 }
 
 enum verdict { KEEP, COMMENT, REWRITE, NOFAIL };
 
+/* The configuration decides this line (rules 1-3). */
+static bool configured(const struct pc_fstab_opts *o, const struct ent *e)
+{
+	return pc_in_list(e->type, strlen(e->type), o->tmp_types) ||
+	       in_cfg_list(e->mp, o->keep, o->nkeep) || in_cfg_list(e->mp, o->ignore, o->nignore);
+}
+
 static enum verdict judge(struct editor *ed, const struct ent *e, long *fs)
 {
 	const struct pc_fstab_opts *o = ed->o;
 
 	*fs = -1;
+	/* A changed line grows by at most FSTAB_GROWTH bytes; one that could
+	 * outgrow FSTAB_MAX_LINE is left alone, so that the next run parses
+	 * every line this one did and the result is a fixed point. */
+	if (e->len > FSTAB_MAX_LINE - FSTAB_GROWTH)
+		return KEEP;
 	if (pc_in_list(e->type, strlen(e->type), o->tmp_types) ||
 	    in_cfg_list(e->mp, o->keep, o->nkeep))
 		return KEEP;
@@ -262,7 +280,7 @@ static enum verdict judge(struct editor *ed, const struct ent *e, long *fs)
 		return COMMENT;
 	*fs = match_fs(ed, e);
 	if (*fs < 0)
-		*fs = map_lookup(ed, e->spec);
+		*fs = map_lookup(ed, e);
 	if (*fs >= 0) {
 		const char *want = o->fs[*fs].fstype;
 
@@ -338,8 +356,11 @@ static int prescan(struct editor *ed, const char *text, size_t len, struct ent *
 	const char *cur = text, *end = text + len, *line;
 	size_t n;
 
+	/* Swap lines the configuration leaves to rule 4 (a line the first run
+	 * comments out must not count then and not count later). */
 	while ((line = pc_next_line(&cur, end, &n)) != NULL)
-		if (!pc_line_is_comment(line, n) && parse(line, n, e) && is_swap(e) && local_block(e))
+		if (!pc_line_is_comment(line, n) && parse(line, n, e) && is_swap(e) &&
+		    local_block(e) && !configured(ed->o, e))
 			ed->nswaplines++;
 	cur = text;
 	while ((line = pc_next_line(&cur, end, &n)) != NULL) {
@@ -348,7 +369,7 @@ static int prescan(struct editor *ed, const char *text, size_t len, struct ent *
 		if (pc_line_is_comment(line, n) || !parse(line, n, e))
 			continue;
 		if (judge(ed, e, &fs) != REWRITE || match_fs(ed, e) < 0 ||
-		    strcmp(e->spec, ed->uuid_spec[fs]) == 0 || map_lookup(ed, e->spec) >= 0)
+		    strcmp(e->spec, ed->uuid_spec[fs]) == 0 || map_lookup(ed, e) >= 0)
 			continue;
 		if (ed->nmap == FSTAB_MAX_MAP)
 			break;
@@ -490,12 +511,18 @@ int rh_pc_fstab(struct rh_pc *pc, const struct rh_pc_fs *fs, size_t n)
 	for (i = 0; i < n; i++) {
 		if (fs[i].mountpoint == NULL || fs[i].mountpoint[0] == '\0' || fs[i].uuid == NULL ||
 		    fs[i].uuid[0] == '\0' || strlen(fs[i].uuid) > 64 ||
-		    strcspn(fs[i].uuid, " \t\n\"'\\") != strlen(fs[i].uuid))
+		    strcspn(fs[i].uuid, " \t\n\"'\\") != strlen(fs[i].uuid) ||
+		    strlen(fs[i].mountpoint) > 1024 ||
+		    (fs[i].fstype && (strlen(fs[i].fstype) > 32 ||
+				      strcspn(fs[i].fstype, " \t\n") != strlen(fs[i].fstype))) ||
+		    (fs[i].device && strlen(fs[i].device) > 256))
 			return rh_seterr(RH_ERR_INVAL,
-					 "filesystem %zu: mount point %s, UUID %s: both are "
-					 "needed, the UUID without blanks or quotes",
+					 "filesystem %zu: mount point %s, UUID %s, type %s: a mount "
+					 "point and a UUID (up to 64 characters, no blanks or "
+					 "quotes) are needed; a type is one word",
 					 i, fs[i].mountpoint ? fs[i].mountpoint : "(none)",
-					 fs[i].uuid ? fs[i].uuid : "(none)");
+					 fs[i].uuid ? fs[i].uuid : "(none)",
+					 fs[i].fstype ? fs[i].fstype : "(any)");
 		if (strcmp(fs[i].mountpoint, "/") == 0)
 			snprintf(pc->root_uuid, sizeof pc->root_uuid, "%.63s", fs[i].uuid);
 		if (strcmp(fs[i].mountpoint, "swap") == 0)

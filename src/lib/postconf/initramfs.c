@@ -101,7 +101,7 @@ static bool listed_word(const char *list, const char *mod)
 static int itools_modules(struct rh_pc *pc, const char *const *drivers)
 {
 	static const char path[] = ITOOLS "/modules";
-	struct pc_detail d = { .n = 0 };
+	struct pc_detail d = { .n = 0, .sep = " " };
 	struct rh_buf *out = NULL;
 	char *text = NULL;
 	size_t len = 0;
@@ -214,7 +214,7 @@ static int mkinitrd_sysconfig(struct rh_pc *pc, const char *const *drivers)
 {
 	static const char path[] = "/etc/sysconfig/kernel";
 	const char *cur, *end, *line;
-	struct pc_detail d = { .n = 0 };
+	struct pc_detail d = { .n = 0, .sep = " " };
 	struct rh_buf *out = NULL;
 	char *text = NULL, name[32], val[1024];
 	size_t len, n, off;

@@ -25,10 +25,12 @@
 /* ---- root.c: files below the target root ---- */
 
 /* Resolve path inside the root into a canonical target path (out has
- * PATH_MAX bytes). Symlinks are followed with the root as "/", the final
- * one only when follow is set. *exists says whether the result exists
- * (lstat). Returns 0, RH_ERR_PERM (".." above the root), RH_ERR_INVAL
- * (too many symlinks, a component too long) or RH_ERR_TOOBIG. */
+ * PATH_MAX bytes). Symlinks are followed with the root as "/" and ".." of
+ * "/" staying "/" (chroot semantics), the final one only when follow is
+ * set. *exists says whether the result exists (lstat). Returns 0,
+ * RH_ERR_PERM (path itself, before any symlink, climbs above the root),
+ * RH_ERR_INVAL (too many symlinks, a component too long) or
+ * RH_ERR_TOOBIG. */
 int pc_resolve(const struct rh_pc *pc, const char *path, bool follow, char *out, bool *exists);
 
 /* Open the directory at canonical target path dir (O_RDONLY|O_DIRECTORY),
@@ -130,11 +132,12 @@ bool pc_ini_section(const char *s, size_t n, char *name, size_t namelen);
  * and lines without '='. */
 bool pc_ini_key(const char *s, size_t n, char *key, size_t keylen, size_t *voff, size_t *vlen);
 
-/* A change summary built in pieces, joined by "; " (truncated with
- * "..." when long). */
+/* A change summary built in pieces, joined by sep ("; " when NULL),
+ * truncated with "..." when long. */
 struct pc_detail {
 	char s[1024];
 	size_t n;
+	const char *sep;
 };
 void pc_detail_add(struct pc_detail *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -125,7 +125,7 @@ static int convert(struct rh_pc *pc, const struct flavour *f, const char *path,
 		   const char *text, size_t len)
 {
 	const char *cur = text, *end = text + len, *line;
-	struct pc_detail d = { .n = 0 }, dropped = { .n = 0 };
+	struct pc_detail d = { .n = 0 }, dropped = { .n = 0, .sep = ", " };
 	struct rh_buf *out = NULL;
 	char name[64], val[256];
 	bool seen_proto = false;

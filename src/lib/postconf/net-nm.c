@@ -57,7 +57,7 @@ static bool is_ethernet(const char *text, size_t len)
 static int fix_profile(struct rh_pc *pc, const char *path, const char *text, size_t len)
 {
 	const char *cur = text, *end = text + len, *line;
-	struct pc_detail d = { .n = 0 }, dropped = { .n = 0 };
+	struct pc_detail d = { .n = 0 }, dropped = { .n = 0, .sep = ", " };
 	char section[64] = "", key[64];
 	struct rh_buf *out = NULL;
 	size_t n, voff, vlen;

@@ -7,10 +7,11 @@
  * then runs update-initramfs/dracut/grub in a chroot).
  *
  * The target root is untrusted data. Every path is resolved inside it with
- * chroot semantics (an absolute symlink is relative to the root), a ".."
- * that would climb above the root is refused (RH_ERR_PERM), and files are
- * opened component by component with O_NOFOLLOW, so no file outside the
- * root is ever read, written or removed.
+ * chroot semantics, as the booted target sees it (an absolute symlink is
+ * relative to the root, ".." of the root is the root; a path given to the
+ * API that climbs above the root is refused with RH_ERR_PERM), and files
+ * are opened component by component with O_NOFOLLOW, so no file outside
+ * the root is ever read, written or removed.
  *
  * Every change is backed up first (backup_dir, created on the first backup)
  * and recorded in pc->changes; with dry_run the same changes are recorded

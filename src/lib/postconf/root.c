@@ -1,8 +1,11 @@
 /*
  * Files below the target root, which is untrusted data: a migrated system
  * may hold any symlink. Paths are first resolved by hand with chroot
- * semantics (an absolute symlink starts again at the root; ".." above the
- * root is refused rather than clamped, since no sane system needs it), then
+ * semantics, as the booted target will see them: an absolute symlink starts
+ * again at the root, and ".." at the root stays there (a relative link
+ * with one ".." too many is harmless on the real system; one built to
+ * escape lands inside the root). A path given by the caller that climbs
+ * above the root is refused. Then
  * opened one component at a time with O_NOFOLLOW from the root's
  * descriptor, so a symlink that appears between the two steps makes the
  * open fail instead of leading out of the root. Nothing runs in the target
@@ -58,10 +61,18 @@ int pc_resolve(const struct rh_pc *pc, const char *path, bool follow, char *out,
 			continue;
 		}
 		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			if (clen == 0)
+			if (clen == 0 && links == 0)
 				return rh_seterr(RH_ERR_PERM,
 						 "%s: '..' leads above the target root; refusing it",
 						 path);
+			if (clen == 0) {
+				/* As the booted target (and the kernel's
+				 * RESOLVE_IN_ROOT) sees it: ".." of "/" is "/". */
+				rh_log_warn("%s%s: a symlink on the way leads above the target "
+					    "root; resolved inside it", pc->root, path);
+				p = end;
+				continue;
+			}
 			while (clen > 0 && canon[clen - 1] != '/')
 				clen--;
 			if (clen > 0)
@@ -624,7 +635,16 @@ int pc_write(struct rh_pc *pc, const char *path, const char *data, size_t len, m
 			rc = pc_resolve(pc, lc, true, tc, &texists);
 			if (rc < 0)
 				return rc;
-			if (texists && pc_stat(pc, tc, false, &st, NULL) == 0 && S_ISREG(st.st_mode)) {
+			/* A link to a file: rewrite the file. A dangling link
+			 * is replaced; one to anything else is refused. */
+			if (texists) {
+				rc = pc_stat(pc, tc, false, &st, NULL);
+				if (rc < 0)
+					return rc;
+				if (!S_ISREG(st.st_mode))
+					return rh_seterr(RH_ERR_INVAL,
+							 "%s on the target leads to %s, not a "
+							 "regular file", lc, tc);
 				target = tc;
 				regular = true;
 			}
@@ -636,6 +656,10 @@ int pc_write(struct rh_pc *pc, const char *path, const char *data, size_t len, m
 	}
 	if (canon)
 		strcpy(canon, target);
+	/* A new file in a dry run: its directory may be one the run would
+	 * have made. */
+	if (!regular && pc->dry_run)
+		return 1;
 	snprintf(what, sizeof what, "%s on the target", target);
 	rc = open_parent(pc, target, &dfd, &base);
 	if (rc < 0)

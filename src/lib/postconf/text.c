@@ -215,9 +215,14 @@ void pc_detail_add(struct pc_detail *d, const char *fmt, ...)
 	if (room < 8)
 		return;
 	if (d->n > 0) {
-		memcpy(d->s + d->n, "; ", 3);
-		d->n += 2;
-		room -= 2;
+		const char *sep = d->sep ? d->sep : "; ";
+		size_t l = strlen(sep);
+
+		if (room < l + 8)
+			return;
+		memcpy(d->s + d->n, sep, l + 1);
+		d->n += l;
+		room -= l;
 	}
 	va_start(ap, fmt);
 	w = vsnprintf(d->s + d->n, room, fmt, ap);
