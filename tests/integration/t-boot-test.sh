@@ -103,16 +103,17 @@ t0=$(date +%s)
 expect_exit 1 "$REHOST" boot-test --disk-dir "$T/d-zero" --timeout 120 --memory 256
 [ "$(elapsed "$t0")" -lt 60 ] || fail "the empty disk took $(elapsed "$t0") s to classify"
 assert_grep 'boot-test: FAILED after [0-9]+ s \(disk0 on virtio, bios, (tcg|kvm)\): fatal' "$T/out"
-assert_grep 'firmware said: Boot failed: not a bootable disk' "$T/out"
+assert_grep 'screen said: Boot failed: not a bootable disk' "$T/out"
 assert_grep 'likely cause: The BIOS found no boot loader on disk 0' "$T/out"
 assert_grep 'rehost postconf' "$T/out"
 assert_grep 'disk1: .*disk1.raw \(raw\)' "$T/err"
 expect_exit 1 "$REHOST" boot-test --disk-dir "$T/d-zero" --timeout 120 --memory 256 --json --bus sata
 json_check "$T/out" \
 	"d['result']" fail "d['reason']" fatal "d['rule']" seabios-not-bootable \
-	"d['matched_on']" firmware "d['firmware']" bios "d['bus']" sata \
+	"d['matched_on']" screen "d['firmware']" bios "d['bus']" sata \
 	"[x['format'] for x in d['disks']]" "['raw', 'raw']" \
-	"'no boot loader' in d['cause']" True "d['tail']" "[]"
+	"'no boot loader' in d['cause']" True "d['tail']" "[]" \
+	"'Booting from Hard Disk...' in d['screen_tail']" True
 
 log "(2) GRUB prints a login prompt and sleeps: success"
 { serial_cfg; printf 'echo "Debian GNU/Linux 12 rehost-test ttyS0"\necho\necho -n "rehost-test login: "\nsleep 3600\n'; } >"$T/login.cfg"
