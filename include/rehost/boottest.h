@@ -39,6 +39,11 @@ enum rh_bt_bus {
 const char *rh_bt_firmware_name(enum rh_bt_firmware f);
 const char *rh_bt_bus_name(enum rh_bt_bus b);
 
+/* Most disks a bus takes in the boot test's machine: IDE 4 (two PIIX
+ * channels of two), SATA 6 (q35's AHCI ports), virtio and SCSI
+ * RH_BT_MAX_DISKS. */
+unsigned rh_bt_bus_max_disks(enum rh_bt_bus b);
+
 /* Parse a name. Returns 0 or RH_ERR_INVAL (detail lists the names). */
 int rh_bt_firmware_parse(const char *s, enum rh_bt_firmware *out);
 int rh_bt_bus_parse(const char *s, enum rh_bt_bus *out);
@@ -64,11 +69,13 @@ int rh_bt_console_new(size_t tail, struct rh_bt_console **out);
 void rh_bt_console_free(struct rh_bt_console *c);
 
 /* Feed len raw console bytes. ANSI escape sequences (CSI, OSC, two- and
- * three-byte ESC sequences) are removed, a cursor-position or clear-screen
- * sequence ends the current line, CR and other control bytes are dropped,
- * TAB becomes a space, bytes >= 0x80 become '?'. Each completed non-empty
- * line is kept in the tail and passed to fn (NULL: none). Returns 0 or the
- * first negative value fn returned. */
+ * three-byte ESC sequences) are removed; clearing the screen, or moving
+ * the cursor to column 1 or to another row, ends the current line (a
+ * jump along the same row continues it); CR and other control bytes are dropped,
+ * TAB becomes a space, bytes >= 0x80 become '?'. Each completed line,
+ * trailing spaces removed, is kept in the tail and passed to fn (NULL:
+ * none), unless it is empty. Returns 0 or the first negative value fn
+ * returned. */
 int rh_bt_console_feed(struct rh_bt_console *c, const void *buf, size_t len,
 		       rh_bt_line_fn fn, void *arg);
 
@@ -137,8 +144,10 @@ bool rh_bt_is_login_prompt(const char *line);
 /* ---- watcher: console lines -> verdict ---- */
 
 enum rh_bt_source {
-	RH_BT_SERIAL = 0,   /* the guest's first serial port */
-	RH_BT_FIRMWARE = 1, /* SeaBIOS debug console (I/O port 0x402) */
+	RH_BT_SERIAL = 0, /* the guest's first serial port (ttyS0) */
+	RH_BT_SCREEN = 1, /* the BIOS text screen: what SeaBIOS and GRUB print
+			   * through the BIOS, which SeaBIOS's serial console
+			   * mirrors to the second serial port */
 };
 
 enum rh_bt_state {
@@ -160,7 +169,7 @@ struct rh_bt_watch {
 	enum rh_bt_source hint_source;
 	char login_line[RH_BT_MAX_LINE + 1];
 	uint64_t serial_lines;             /* complete serial lines seen */
-	bool firmware_booted_disk;         /* SeaBIOS said "Booting from Hard Disk" */
+	bool firmware_booted_disk;         /* the screen said "Booting from Hard Disk" */
 };
 
 /* Start a watcher over rules (NULL: the built-in table). */
@@ -255,15 +264,15 @@ struct rh_bt_result {
 				       * timeout or exit), NULL when none; borrowed
 				       * from the built-in table */
 	char matched[RH_BT_MAX_LINE + 1]; /* the console line the rule matched, or the login line */
-	bool matched_firmware;        /* matched came from the firmware console */
+	bool matched_screen;          /* matched came from the BIOS screen */
 	char hint_line[RH_BT_MAX_LINE + 1]; /* an earlier warning sign beside a fatal rule, or "" */
 	const struct rh_bt_rule *hint;/* its rule, NULL when none */
 	uint64_t console_bytes;       /* raw serial bytes */
 	uint64_t console_lines;       /* complete serial lines */
 	char **tail;                  /* last serial lines, oldest first; owned */
 	size_t ntail;
-	char **fw_tail;               /* last firmware console lines (at most 10); owned */
-	size_t nfw_tail;
+	char **screen_tail;           /* last BIOS screen lines (at most 20); owned */
+	size_t nscreen_tail;
 	char *qemu_stderr;            /* QEMU's stderr (bounded to 8 KiB), "" when none; owned */
 	int qemu_status;              /* waitpid status as returned, -1 if QEMU never ran */
 	char **argv;                  /* the QEMU command line, NULL-terminated; owned */
@@ -280,14 +289,16 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out);
 void rh_bt_result_free(struct rh_bt_result *r);
 
 /* Build the QEMU argument vector for o (argv[0] = the binary) into a
- * NULL-terminated array the caller frees with rh_bt_argv_free. serial_fd
- * style: the serial console goes to QEMU's stdout; the firmware debug
- * console (BIOS only) to fw_path (e.g. "/dev/fd/3"; NULL: not attached).
- * vars_path is the private OVMF variables copy (UEFI only), code_path the
- * OVMF code. Returns 0, RH_ERR_INVAL (too many disks for the bus; detail
- * says the limit) or RH_ERR_NOMEM. */
-int rh_bt_build_argv(const struct rh_bt_opts *o, const char *accel, const char *fw_path,
-		     const char *code_path, const char *vars_path, char ***argv);
+ * NULL-terminated array the caller frees with rh_bt_argv_free. The
+ * serial console goes to QEMU's stdout. For BIOS, screen_path (e.g.
+ * "/dev/fd/3") receives the second serial port, and sercon_file is a
+ * 2-byte file holding 0x02f8 (little-endian) that tells SeaBIOS to mirror
+ * its screen there; NULL for neither. For UEFI, code_path is the OVMF
+ * code and vars_path the private variables copy. Returns 0, RH_ERR_INVAL
+ * (too many disks for the bus, UEFI without OVMF files) or RH_ERR_NOMEM. */
+int rh_bt_build_argv(const struct rh_bt_opts *o, const char *accel, const char *screen_path,
+		     const char *sercon_file, const char *code_path, const char *vars_path,
+		     char ***argv);
 void rh_bt_argv_free(char **argv);
 
 /* Find OVMF: code and the matching variables template, in the Debian

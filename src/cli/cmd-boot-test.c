@@ -132,10 +132,9 @@ static json_t *result_json(const struct rh_bt_result *r, const struct rh_bt_opts
 	json_object_set_new(j, "code", r->rule && r->rule->code ? json_string(r->rule->code)
 								 : json_null());
 	json_object_set_new(j, "matched", r->matched[0] ? jstr(r->matched) : json_null());
-	json_object_set_new(j, "matched_on", json_string(r->matched_firmware ? "firmware"
-									     : "serial"));
+	json_object_set_new(j, "matched_on", json_string(r->matched_screen ? "screen" : "serial"));
 	json_object_set_new(j, "tail", lines_json(r->tail, r->ntail));
-	json_object_set_new(j, "firmware_tail", lines_json(r->fw_tail, r->nfw_tail));
+	json_object_set_new(j, "screen_tail", lines_json(r->screen_tail, r->nscreen_tail));
 	json_object_set_new(j, "firmware", json_string(rh_bt_firmware_name(o->firmware)));
 	json_object_set_new(j, "bus", json_string(rh_bt_bus_name(o->bus)));
 	json_object_set_new(j, "accelerator", json_string(r->accel));
@@ -160,12 +159,14 @@ static void print_result(FILE *f, const struct rh_bt_result *r, const struct rh_
 		fprintf(f, "boot-test: last %zu console line%s:\n", r->ntail, r->ntail == 1 ? "" : "s");
 		for (size_t i = 0; i < r->ntail; i++)
 			fprintf(f, "  | %s\n", r->tail[i]);
-	} else if (r->console_bytes == 0 && r->nfw_tail > 0) {
-		/* Nothing from the guest: what the firmware said last is all
-		 * there is to show. */
-		fprintf(f, "boot-test: no serial console output; last firmware lines:\n");
-		for (size_t i = 0; i < r->nfw_tail; i++)
-			fprintf(f, "  | %s\n", r->fw_tail[i]);
+	}
+	if (tail > 0 && r->nscreen_tail > 0 && (r->ntail == 0 || r->matched_screen)) {
+		/* Nothing from the guest, or the verdict came from the BIOS
+		 * screen: show what the screen said last. */
+		fprintf(f, "boot-test: BIOS screen, last %zu line%s:\n", r->nscreen_tail,
+			r->nscreen_tail == 1 ? "" : "s");
+		for (size_t i = 0; i < r->nscreen_tail; i++)
+			fprintf(f, "  # %s\n", r->screen_tail[i]);
 	}
 	if (r->reason == RH_BT_R_QEMU_ERROR && r->qemu_stderr[0] != '\0') {
 		fprintf(f, "boot-test: QEMU said:\n");
@@ -184,7 +185,7 @@ static void print_result(FILE *f, const struct rh_bt_result *r, const struct rh_
 	fprintf(f, "boot-test: FAILED after %.0f s (disk0 on %s, %s, %s): %s\n", r->seconds, bus, fw,
 		r->accel, rh_bt_reason_name(r->reason));
 	if (r->matched[0] != '\0')
-		fprintf(f, "boot-test: %s: %s\n", r->matched_firmware ? "firmware said" : "console said",
+		fprintf(f, "boot-test: %s: %s\n", r->matched_screen ? "screen said" : "console said",
 			r->matched);
 	if (r->cause[0] != '\0')
 		fprintf(f, "boot-test: likely cause: %s\n", r->cause);
@@ -318,6 +319,11 @@ int cmd_boot_test(int argc, char **argv)
 				goto out;
 			}
 		}
+	}
+	if (ndisks > rh_bt_bus_max_disks(o.bus)) {
+		ret = cli_usage_error("boot-test", "%zu disks: the %s bus takes 1 to %u disks",
+				      ndisks, rh_bt_bus_name(o.bus), rh_bt_bus_max_disks(o.bus));
+		goto out;
 	}
 	o.disks = disks;
 	o.ndisks = ndisks;

@@ -28,6 +28,8 @@ enum esc_state {
 struct rh_bt_console {
 	enum esc_state st;
 	unsigned esc_len;
+	char params[ESC_MAX + 1]; /* CSI parameter bytes so far */
+	unsigned h_row;           /* row of the last cursor jump on this line, 0: none */
 	char line[RH_BT_MAX_LINE + 1];
 	size_t len;
 	uint64_t bytes, lines;
@@ -93,6 +95,9 @@ static int end_line(struct rh_bt_console *c, rh_bt_line_fn fn, void *arg)
 {
 	int rc;
 
+	/* Trailing blanks carry nothing (a prompt's space, padding). */
+	while (c->len > 0 && c->line[c->len - 1] == ' ')
+		c->len--;
 	c->line[c->len] = '\0';
 	if (c->len == 0)
 		return 0;
@@ -114,6 +119,44 @@ static int put_char(struct rh_bt_console *c, char ch, rh_bt_line_fn fn, void *ar
 	return rc;
 }
 
+/* Parse "row;col" of a cursor position sequence (missing = 1). */
+static void parse_pos(const char *p, unsigned *row, unsigned *col)
+{
+	unsigned v[2] = { 0, 0 };
+	int k = 0;
+
+	for (; *p && k < 2; p++) {
+		if (*p >= '0' && *p <= '9') {
+			if (v[k] < 10000)
+				v[k] = v[k] * 10 + (unsigned)(*p - '0');
+		} else if (*p == ';') {
+			k++;
+		} else {
+			break; /* private or odd parameters: treat as defaults */
+		}
+	}
+	*row = v[0] ? v[0] : 1;
+	*col = v[1] ? v[1] : 1;
+}
+
+/* Firmware screens are drawn with cursor jumps. A jump to column 1 or to
+ * another row starts a new line (a menu line, a countdown redrawn in
+ * place); a jump along the same row continues the line (SeaBIOS's serial
+ * console repositions the cursor in the middle of words). */
+static int cursor_jump(struct rh_bt_console *c, rh_bt_line_fn fn, void *arg)
+{
+	unsigned row, col;
+	int rc = 0;
+
+	parse_pos(c->params, &row, &col);
+	if (col <= 1 || (c->h_row != 0 && row != c->h_row))
+		rc = end_line(c, fn, arg);
+	else if (col - 1 > c->len + 1 && c->len > 0)
+		rc = put_char(c, ' ', fn, arg);
+	c->h_row = row;
+	return rc;
+}
+
 int rh_bt_console_feed(struct rh_bt_console *c, const void *buf, size_t len,
 		       rh_bt_line_fn fn, void *arg)
 {
@@ -129,7 +172,9 @@ int rh_bt_console_feed(struct rh_bt_console *c, const void *buf, size_t len,
 			if (b == 0x1b) {
 				c->st = ST_ESC;
 				c->esc_len = 0;
+				c->params[0] = '\0';
 			} else if (b == '\n') {
+				c->h_row = 0;
 				rc = end_line(c, fn, arg);
 			} else if (b == '\t') {
 				rc = put_char(c, ' ', fn, arg);
@@ -159,13 +204,14 @@ int rh_bt_console_feed(struct rh_bt_console *c, const void *buf, size_t len,
 		case ST_CSI:
 			if (b >= 0x40 && b <= 0x7e) {
 				c->st = ST_TEXT;
-				/* Cursor position (H, f) and erase display (J):
-				 * firmware menus draw text by jumping around the
-				 * screen; each jump starts a new line. */
-				if (b == 'H' || b == 'f' || b == 'J')
+				c->params[c->esc_len] = '\0';
+				if (b == 'H' || b == 'f')
+					rc = cursor_jump(c, fn, arg);
+				else if (b == 'J')
 					rc = end_line(c, fn, arg);
-			} else if (b >= 0x20 && b <= 0x3f && ++c->esc_len <= ESC_MAX) {
+			} else if (b >= 0x20 && b <= 0x3f && c->esc_len < ESC_MAX) {
 				/* parameter or intermediate byte: keep going */
+				c->params[c->esc_len++] = (char)b;
 			} else {
 				/* Malformed or too long: abandon the sequence. A
 				 * control byte (a newline, a new ESC) is still

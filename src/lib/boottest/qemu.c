@@ -7,7 +7,8 @@
  * boot disk), a virtio NIC on user networking without an option ROM (a
  * PXE attempt would only delay a failed boot), the first serial port on
  * QEMU's stdout, and -snapshot so that every write goes to a temporary
- * overlay: a boot test never changes the target disks.
+ * overlay: a boot test never changes the target disks. With BIOS, the
+ * BIOS text screen is mirrored to the second serial port (see below).
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -81,9 +82,9 @@ void rh_bt_argv_free(char **argv)
 	free(argv);
 }
 
-/* Most disks each bus takes here: PIIX IDE has two channels of two;
- * q35's AHCI has six ports; virtio uses one PCI slot per disk. */
-static unsigned bus_max_disks(enum rh_bt_bus b)
+/* PIIX IDE has two channels of two; q35's AHCI has six ports; virtio
+ * uses one PCI slot per disk. */
+unsigned rh_bt_bus_max_disks(enum rh_bt_bus b)
 {
 	switch (b) {
 	case RH_BT_IDE:
@@ -109,16 +110,17 @@ static const char *machine_for(enum rh_bt_firmware fw, enum rh_bt_bus bus)
 	return fw == RH_BT_UEFI ? "q35" : "pc";
 }
 
-int rh_bt_build_argv(const struct rh_bt_opts *o, const char *accel, const char *fw_path,
-		     const char *code_path, const char *vars_path, char ***argv)
+int rh_bt_build_argv(const struct rh_bt_opts *o, const char *accel, const char *screen_path,
+		     const char *sercon_file, const char *code_path, const char *vars_path,
+		     char ***argv)
 {
 	struct argv_b a = { .v = NULL };
 	int rc;
 
 	*argv = NULL;
-	if (o->ndisks == 0 || o->ndisks > bus_max_disks(o->bus))
+	if (o->ndisks == 0 || o->ndisks > rh_bt_bus_max_disks(o->bus))
 		return rh_seterr(RH_ERR_INVAL, "%zu disks: the %s bus takes 1 to %u here", o->ndisks,
-				 rh_bt_bus_name(o->bus), bus_max_disks(o->bus));
+				 rh_bt_bus_name(o->bus), rh_bt_bus_max_disks(o->bus));
 	if (o->firmware == RH_BT_UEFI && (code_path == NULL || vars_path == NULL))
 		return rh_seterr(RH_ERR_INVAL, "UEFI boot test without OVMF files");
 	a.v = calloc(MAX_ARGS, sizeof *a.v);
@@ -209,21 +211,28 @@ int rh_bt_build_argv(const struct rh_bt_opts *o, const char *accel, const char *
 	add(&a, "stdio,id=ser0,signal=off");
 	add(&a, "-serial");
 	add(&a, "chardev:ser0");
-	if (fw_path != NULL) {
-		char *p = qemu_escape(fw_path);
+	if (screen_path != NULL && sercon_file != NULL) {
+		char *p = qemu_escape(screen_path), *f = qemu_escape(sercon_file);
 
-		if (p == NULL) {
+		if (p == NULL || f == NULL) {
+			free(p);
+			free(f);
 			rc = RH_ERR_NOMEM;
 			goto out;
 		}
-		/* SeaBIOS writes its messages ("Booting from Hard Disk...",
-		 * "Boot failed: not a bootable disk") to the VGA screen and to
-		 * the debug port 0x402, never to the serial port. */
+		/* SeaBIOS and GRUB (before its grub.cfg switches to a serial
+		 * terminal) print through the BIOS onto the VGA screen, which
+		 * nobody sees here. SeaBIOS's serial console mirrors that
+		 * screen to a port named in fw_cfg: COM2 (0x2f8), so that it
+		 * never mixes with the guest's own ttyS0. */
 		add(&a, "-chardev");
-		add(&a, "file,id=fw0,path=%s", p);
+		add(&a, "file,id=scr0,path=%s", p);
+		add(&a, "-serial");
+		add(&a, "chardev:scr0");
+		add(&a, "-fw_cfg");
+		add(&a, "name=etc/sercon-port,file=%s", f);
 		free(p);
-		add(&a, "-device");
-		add(&a, "isa-debugcon,iobase=0x402,chardev=fw0");
+		free(f);
 	}
 	rc = a.rc;
 out:

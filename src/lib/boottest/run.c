@@ -1,6 +1,6 @@
 /*
- * Run a boot test: start QEMU, watch its serial console (and SeaBIOS's
- * debug console) until a login prompt, a fatal failure, QEMU's exit or the
+ * Run a boot test: start QEMU, watch its serial console (and, with BIOS,
+ * the BIOS text screen that SeaBIOS mirrors to a second serial port) until a login prompt, a fatal failure, QEMU's exit or the
  * timeout; then stop QEMU (SIGTERM, SIGKILL after a grace period), reap
  * it, remove the private temp files, and explain the verdict.
  */
@@ -35,7 +35,7 @@
  * stuck in I/O. */
 #define STOP_GRACE_S 10.0
 #define STDERR_MAX 8192u
-#define FW_TAIL 10u
+#define SCREEN_TAIL 20u
 
 static double now_s(void)
 {
@@ -59,7 +59,7 @@ struct stream {
 struct run {
 	const struct rh_bt_opts *o;
 	struct rh_bt_watch w;
-	struct stream ser, fw;
+	struct stream ser, scr;
 	int err_fd;
 	char err_buf[STDERR_MAX + 1];
 	size_t err_len;
@@ -71,6 +71,7 @@ struct run {
 	double t0, verdict_at;
 	char tmpdir[4096];
 	char vars[4096 + 32];
+	char sercon[4096 + 32];
 };
 
 static int on_line(const char *line, void *arg)
@@ -180,8 +181,8 @@ static void poll_streams(struct run *r, int ms)
 
 	if (r->ser.fd >= 0)
 		pf[n++] = (struct pollfd){ .fd = r->ser.fd, .events = POLLIN };
-	if (r->fw.fd >= 0)
-		pf[n++] = (struct pollfd){ .fd = r->fw.fd, .events = POLLIN };
+	if (r->scr.fd >= 0)
+		pf[n++] = (struct pollfd){ .fd = r->scr.fd, .events = POLLIN };
 	if (r->err_fd >= 0)
 		pf[n++] = (struct pollfd){ .fd = r->err_fd, .events = POLLIN };
 	if (n == 0) {
@@ -197,7 +198,7 @@ static void poll_streams(struct run *r, int ms)
 		int got = 0;
 
 		got += pump(r, &r->ser) > 0;
-		got += pump(r, &r->fw) > 0;
+		got += pump(r, &r->scr) > 0;
 		pump_stderr(r);
 		if (got == 0)
 			break;
@@ -225,6 +226,19 @@ static void stop_qemu(struct run *r)
 		kill(r->pid, SIGKILL);
 		reap(r, true);
 	}
+}
+
+static int write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc = 0;
+
+	if (fd < 0)
+		return rh_seterr_errno(errno, "%s", path);
+	if (write(fd, buf, len) != (ssize_t)len)
+		rc = rh_seterr_errno(errno ? errno : EIO, "write %s", path);
+	if (close(fd) < 0 && rc == 0)
+		rc = rh_seterr_errno(errno, "close %s", path);
+	return rc;
 }
 
 static int copy_file(const char *from, const char *to)
@@ -316,7 +330,7 @@ static const char *choose_accel(const struct rh_bt_opts *o, char *why, size_t le
 }
 
 /* Child side of fork: only async-signal-safe calls until exec. */
-static void child_exec(char **argv, int null_fd, int out_fd, int err_fd, int fw_fd)
+static void child_exec(char **argv, int null_fd, int out_fd, int err_fd, int scr_fd)
 {
 	sigset_t none;
 
@@ -330,10 +344,10 @@ static void child_exec(char **argv, int null_fd, int out_fd, int err_fd, int fw_
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		_exit(126);
-	if (fw_fd >= 0) {
-		if (fw_fd == 3)
+	if (scr_fd >= 0) {
+		if (scr_fd == 3)
 			fcntl(3, F_SETFD, 0);
-		else if (dup2(fw_fd, 3) < 0)
+		else if (dup2(scr_fd, 3) < 0)
 			_exit(126);
 	}
 	execvp(argv[0], argv);
@@ -355,36 +369,39 @@ static void set_text(char *dst, size_t len, const char *src)
 }
 
 /* First line of QEMU's stderr that says something, without the
- * "qemu-system-x86_64: " prefix. */
+ * "qemu-system-x86_64: " prefix: an error before any warning (QEMU warns
+ * about the fw_cfg name SeaBIOS needs on every run). */
 static void qemu_error_line(const char *err, char *out, size_t len)
 {
-	const char *p = err;
-
 	out[0] = '\0';
-	while (*p != '\0') {
-		size_t l = strcspn(p, "\n");
-		const char *colon = memchr(p, ':', l);
+	for (int pass = 0; pass < 2 && out[0] == '\0'; pass++) {
+		for (const char *p = err; *p != '\0';) {
+			size_t l = strcspn(p, "\n");
+			const char *q = p;
+			size_t ql = l;
+			const char *colon = memchr(q, ':', ql);
 
-		if (l > 0 && strncmp(p, "qemu-system", 11) == 0 && colon != NULL) {
-			l -= (size_t)(colon + 1 - p);
-			p = colon + 1;
-			while (l > 0 && *p == ' ') {
-				p++;
-				l--;
+			if (strncmp(q, "qemu-system", 11) == 0 && colon != NULL) {
+				ql -= (size_t)(colon + 1 - q);
+				q = colon + 1;
+				while (ql > 0 && *q == ' ') {
+					q++;
+					ql--;
+				}
 			}
-		}
-		if (l > 0) {
-			/* Sanitised like console text: QEMU echoes file names. */
-			size_t o = 0;
+			if (ql > 0 && (pass == 1 || memmem(q, ql, "warning:", 8) == NULL)) {
+				/* Sanitised like console text: QEMU echoes file names. */
+				size_t o = 0;
 
-			for (size_t i = 0; i < l && o + 1 < len; i++)
-				out[o++] = p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '?';
-			out[o] = '\0';
-			return;
+				for (size_t i = 0; i < ql && o + 1 < len; i++)
+					out[o++] = q[i] >= 0x20 && q[i] < 0x7f ? q[i] : '?';
+				out[o] = '\0';
+				return;
+			}
+			p += l;
+			if (*p == '\n')
+				p++;
 		}
-		p += l;
-		if (*p == '\n')
-			p++;
 	}
 }
 
@@ -401,7 +418,7 @@ static void explain(struct run *r, struct rh_bt_result *res)
 	if (res->reason == RH_BT_R_FATAL) {
 		res->rule = w->fatal;
 		set_text(res->matched, sizeof res->matched, w->fatal_line);
-		res->matched_firmware = w->fatal_source == RH_BT_FIRMWARE;
+		res->matched_screen = w->fatal_source == RH_BT_SCREEN;
 		set_text(res->cause, sizeof res->cause, w->fatal->cause);
 		set_text(res->action, sizeof res->action, w->fatal->action);
 		if (w->hint != NULL) {
@@ -432,7 +449,7 @@ static void explain(struct run *r, struct rh_bt_result *res)
 	if (w->hint != NULL) {
 		res->rule = w->hint;
 		set_text(res->matched, sizeof res->matched, w->hint_line);
-		res->matched_firmware = w->hint_source == RH_BT_FIRMWARE;
+		res->matched_screen = w->hint_source == RH_BT_SCREEN;
 		set_text(res->cause, sizeof res->cause, w->hint->cause);
 		set_text(res->action, sizeof res->action, w->hint->action);
 	} else if (res->console_bytes == 0) {
@@ -500,9 +517,9 @@ void rh_bt_result_free(struct rh_bt_result *r)
 	for (size_t i = 0; i < r->ntail; i++)
 		free(r->tail[i]);
 	free(r->tail);
-	for (size_t i = 0; i < r->nfw_tail; i++)
-		free(r->fw_tail[i]);
-	free(r->fw_tail);
+	for (size_t i = 0; i < r->nscreen_tail; i++)
+		free(r->screen_tail[i]);
+	free(r->screen_tail);
 	free(r->qemu_stderr);
 	rh_bt_argv_free(r->argv);
 	free(r);
@@ -530,7 +547,7 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 {
 	struct run *r = NULL;
 	struct rh_bt_result *res = NULL;
-	int ser_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, fw_p[2] = { -1, -1 };
+	int ser_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, scr_p[2] = { -1, -1 };
 	int null_fd = -1, rc;
 	char code[4096], vars_tpl[4096], why[160];
 	const char *accel;
@@ -553,20 +570,29 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 		goto out;
 	}
 	r->o = o;
-	r->ser.fd = r->fw.fd = r->err_fd = r->log_fd = -1;
-	r->ser.run = r->fw.run = r;
+	r->ser.fd = r->scr.fd = r->err_fd = r->log_fd = -1;
+	r->ser.run = r->scr.run = r;
 	r->ser.src = RH_BT_SERIAL;
-	r->fw.src = RH_BT_FIRMWARE;
+	r->scr.src = RH_BT_SCREEN;
 	res->qemu_status = -1;
 	rh_bt_watch_init(&r->w, NULL);
 	if ((rc = rh_bt_console_new(o->tail_lines, &r->ser.con)) < 0 ||
-	    (rc = rh_bt_console_new(FW_TAIL, &r->fw.con)) < 0)
+	    (rc = rh_bt_console_new(SCREEN_TAIL, &r->scr.con)) < 0)
 		goto out;
 
 	accel = choose_accel(o, why, sizeof why);
 	set_text(res->accel, sizeof res->accel, accel);
 	rh_log_info("accelerator %s (%s)", accel, why);
 
+	/* Private files of this run (OVMF variables, SeaBIOS's serial
+	 * console setting) live in a temp directory removed afterwards. */
+	snprintf(r->tmpdir, sizeof r->tmpdir, "%s/rehost-boot-test.XXXXXX",
+		 getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(r->tmpdir) == NULL) {
+		rc = rh_seterr_errno(errno, "temporary directory %s", r->tmpdir);
+		r->tmpdir[0] = '\0';
+		goto out;
+	}
 	if (o->firmware == RH_BT_UEFI) {
 		if (o->ovmf_code != NULL) {
 			set_text(code, sizeof code, o->ovmf_code);
@@ -585,23 +611,25 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 			goto out;
 		}
 		/* The firmware writes its variables: each run gets a private
-		 * copy of the template, removed afterwards. */
-		snprintf(r->tmpdir, sizeof r->tmpdir, "%s/rehost-boot-test.XXXXXX",
-			 getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp");
-		if (mkdtemp(r->tmpdir) == NULL) {
-			rc = rh_seterr_errno(errno, "temporary directory %s", r->tmpdir);
-			r->tmpdir[0] = '\0';
-			goto out;
-		}
+		 * copy of the template. */
 		snprintf(r->vars, sizeof r->vars, "%s/OVMF_VARS.fd", r->tmpdir);
 		if ((rc = copy_file(vars_tpl, r->vars)) < 0) {
 			unlink(r->vars);
 			goto out;
 		}
 		rh_log_info("UEFI firmware %s, variables copied from %s", code, vars_tpl);
+	} else {
+		/* fw_cfg integers are little-endian binary: COM2's 0x2f8. */
+		static const unsigned char com2[2] = { 0xf8, 0x02 };
+
+		snprintf(r->sercon, sizeof r->sercon, "%s/sercon-port", r->tmpdir);
+		if ((rc = write_file(r->sercon, com2, sizeof com2)) < 0) {
+			unlink(r->sercon);
+			goto out;
+		}
 	}
 	if ((rc = rh_bt_build_argv(o, accel, o->firmware == RH_BT_BIOS ? "/dev/fd/3" : NULL,
-				   code, r->vars, &argv)) < 0)
+				   r->sercon, code, r->vars, &argv)) < 0)
 		goto out;
 	if (o->console_log != NULL) {
 		r->log_fd = open(o->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -612,7 +640,7 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 	}
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0 || pipe2(ser_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    (o->firmware == RH_BT_BIOS && pipe2(fw_p, O_CLOEXEC) < 0)) {
+	    (o->firmware == RH_BT_BIOS && pipe2(scr_p, O_CLOEXEC) < 0)) {
 		rc = rh_seterr_errno(errno, "pipes for QEMU");
 		goto out;
 	}
@@ -630,24 +658,24 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 		goto out;
 	}
 	if (r->pid == 0)
-		child_exec(argv, null_fd, ser_p[1], err_p[1], fw_p[1]);
+		child_exec(argv, null_fd, ser_p[1], err_p[1], scr_p[1]);
 	r->t0 = now_s();
 	close(ser_p[1]);
 	close(err_p[1]);
 	ser_p[1] = err_p[1] = -1;
-	if (fw_p[1] >= 0) {
-		close(fw_p[1]);
-		fw_p[1] = -1;
+	if (scr_p[1] >= 0) {
+		close(scr_p[1]);
+		scr_p[1] = -1;
 	}
 	r->ser.fd = ser_p[0];
 	r->err_fd = err_p[0];
-	r->fw.fd = fw_p[0];
-	ser_p[0] = err_p[0] = fw_p[0] = -1;
+	r->scr.fd = scr_p[0];
+	ser_p[0] = err_p[0] = scr_p[0] = -1;
 	fcntl(r->ser.fd, F_SETFL, O_NONBLOCK);
 	fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
-	if (r->fw.fd >= 0)
-		fcntl(r->fw.fd, F_SETFL, O_NONBLOCK);
-	r->ser.last_byte = r->fw.last_byte = r->t0;
+	if (r->scr.fd >= 0)
+		fcntl(r->scr.fd, F_SETFL, O_NONBLOCK);
+	r->ser.last_byte = r->scr.last_byte = r->t0;
 	rh_log_info("QEMU started (pid %d): %zu disk%s on %s, %s, %u MiB, %u CPU%s, timeout %u s",
 		    (int)r->pid, o->ndisks, o->ndisks == 1 ? "" : "s", rh_bt_bus_name(o->bus),
 		    rh_bt_firmware_name(o->firmware), o->memory_mib, o->cpus,
@@ -658,7 +686,7 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 		poll_streams(r, 200);
 		t = now_s();
 		check_partial(r, &r->ser, t);
-		check_partial(r, &r->fw, t);
+		check_partial(r, &r->scr, t);
 		if (r->w.state == RH_BT_LOGIN) {
 			res->reason = RH_BT_R_LOGIN;
 			r->verdict_at = t;
@@ -671,8 +699,8 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 				     r->w.fatal_line);
 		}
 		if (settle) {
-			double quiet = t - (r->ser.last_byte > r->fw.last_byte ? r->ser.last_byte
-										 : r->fw.last_byte);
+			double quiet = t - (r->ser.last_byte > r->scr.last_byte ? r->ser.last_byte
+										 : r->scr.last_byte);
 
 			if (quiet >= SETTLE_QUIET_S || t - r->verdict_at >= SETTLE_MAX_S) {
 				res->reason = RH_BT_R_FATAL;
@@ -682,10 +710,10 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 		reap(r, false);
 		if (r->reaped) {
 			/* Read what QEMU wrote before it went, then judge. */
-			while (r->ser.fd >= 0 || r->fw.fd >= 0 || r->err_fd >= 0)
+			while (r->ser.fd >= 0 || r->scr.fd >= 0 || r->err_fd >= 0)
 				poll_streams(r, 100);
 			rh_bt_console_flush(r->ser.con, on_line, &r->ser);
-			rh_bt_console_flush(r->fw.con, on_line, &r->fw);
+			rh_bt_console_flush(r->scr.con, on_line, &r->scr);
 			r->verdict_at = settle ? r->verdict_at : now_s();
 			if (r->w.state == RH_BT_LOGIN)
 				res->reason = RH_BT_R_LOGIN;
@@ -726,13 +754,13 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 	res->qemu_status = r->status;
 	/* A prompt without newline belongs in the tail. */
 	rh_bt_console_flush(r->ser.con, NULL, NULL);
-	rh_bt_console_flush(r->fw.con, NULL, NULL);
+	rh_bt_console_flush(r->scr.con, NULL, NULL);
 	res->seconds = r->verdict_at - r->t0;
 	res->console_bytes = rh_bt_console_bytes(r->ser.con);
 	res->console_lines = rh_bt_console_lines(r->ser.con);
 	if ((res->qemu_stderr = strdup(r->err_buf)) == NULL ||
 	    (rc = copy_tail(r->ser.con, o->tail_lines, &res->tail, &res->ntail)) < 0 ||
-	    (rc = copy_tail(r->fw.con, FW_TAIL, &res->fw_tail, &res->nfw_tail)) < 0) {
+	    (rc = copy_tail(r->scr.con, SCREEN_TAIL, &res->screen_tail, &res->nscreen_tail)) < 0) {
 		rc = RH_ERR_NOMEM;
 		goto out;
 	}
@@ -747,18 +775,20 @@ out:
 		stop_qemu(r);
 		if (r->ser.fd >= 0)
 			close(r->ser.fd);
-		if (r->fw.fd >= 0)
-			close(r->fw.fd);
+		if (r->scr.fd >= 0)
+			close(r->scr.fd);
 		if (r->err_fd >= 0)
 			close(r->err_fd);
 		if (r->log_fd >= 0 && close(r->log_fd) < 0)
 			rh_log_warn("console log %s: %s", o->console_log, strerror(errno));
 		if (r->vars[0] != '\0')
 			unlink(r->vars);
+		if (r->sercon[0] != '\0')
+			unlink(r->sercon);
 		if (r->tmpdir[0] != '\0' && rmdir(r->tmpdir) < 0)
 			rh_log_warn("cannot remove %s: %s", r->tmpdir, strerror(errno));
 		rh_bt_console_free(r->ser.con);
-		rh_bt_console_free(r->fw.con);
+		rh_bt_console_free(r->scr.con);
 		free(r);
 	}
 	for (int i = 0; i < 2; i++) {
@@ -766,8 +796,8 @@ out:
 			close(ser_p[i]);
 		if (err_p[i] >= 0)
 			close(err_p[i]);
-		if (fw_p[i] >= 0)
-			close(fw_p[i]);
+		if (scr_p[i] >= 0)
+			close(scr_p[i]);
 	}
 	if (null_fd >= 0)
 		close(null_fd);

@@ -28,10 +28,9 @@ enum rh_bt_state rh_bt_watch_line(struct rh_bt_watch *w, enum rh_bt_source src,
 		w->serial_lines++;
 	if (w->state == RH_BT_LOGIN)
 		return w->state;
-	if (src == RH_BT_FIRMWARE && strstr(line, "Booting from Hard Disk") != NULL)
+	if (src == RH_BT_SCREEN && strstr(line, "Booting from Hard Disk") != NULL)
 		w->firmware_booted_disk = true;
-	/* Only the guest prints a login prompt; the firmware's debug port
-	 * carries firmware messages. */
+	/* Only the guest's ttyS0 counts for a login prompt. */
 	if (src == RH_BT_SERIAL && w->state == RH_BT_PENDING && rh_bt_is_login_prompt(line)) {
 		copy_line(w->login_line, line);
 		w->state = RH_BT_LOGIN;
