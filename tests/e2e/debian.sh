@@ -375,9 +375,9 @@ _debian_initramfs() {
 		cat "$T/update-initramfs-$variant.log" >&2
 		fail "update-initramfs in the $variant tree failed"
 	}
-	if grep -q . "$T/update-initramfs-$variant.log"; then
-		sed "s/^/update-initramfs ($variant): /" "$T/update-initramfs-$variant.log" >&2
-	fi
+	# Anything beyond "Generating ..." is a warning worth seeing.
+	grep -v '^update-initramfs: Generating ' "$T/update-initramfs-$variant.log" |
+		sed "s/^/update-initramfs ($variant): /" >&2 || true
 	chroot "$root" lsinitramfs "/boot/initrd.img-$kver" >"$list" ||
 		fail "lsinitramfs of the $variant initramfs failed"
 	for m in virtio_blk virtio_scsi virtio_pci; do
