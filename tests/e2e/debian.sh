@@ -10,8 +10,9 @@
 #                         its initramfs has no virtio driver, not on virtio
 # qemu_boot_watch ...     boot an image in QEMU and wait for a console line
 #
-# Everything mounted or attached here goes through functions.sh (mount_dev,
-# loop_attach), so a failing test still leaves nothing behind.
+# Every mount and loop device made here is registered with functions.sh's
+# cleanup_fn as it is made, so a failing test still leaves nothing behind;
+# a disk that is built unmounts and detaches its own at once (_dd_unwind).
 
 # Bump when the tree's content changes in a way the package list does not
 # show (the customisation in _debian_build_tree, the debootstrap options).
@@ -375,9 +376,9 @@ _debian_initramfs() {
 		cat "$T/update-initramfs-$variant.log" >&2
 		fail "update-initramfs in the $variant tree failed"
 	}
-	if grep -q . "$T/update-initramfs-$variant.log"; then
-		sed "s/^/update-initramfs ($variant): /" "$T/update-initramfs-$variant.log" >&2
-	fi
+	# Anything beyond "Generating ..." is a warning worth seeing.
+	grep -v '^update-initramfs: Generating ' "$T/update-initramfs-$variant.log" |
+		sed "s/^/update-initramfs ($variant): /" >&2 || true
 	chroot "$root" lsinitramfs "/boot/initrd.img-$kver" >"$list" ||
 		fail "lsinitramfs of the $variant initramfs failed"
 	for m in virtio_blk virtio_scsi virtio_pci; do
