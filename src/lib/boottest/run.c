@@ -359,9 +359,16 @@ static void child_exec(char **argv, int null_fd, int out_fd, int err_fd, int scr
 	_exit(127);
 }
 
+/* Copy src (NULL: "") into dst of len bytes, cut to fit. */
 static void set_text(char *dst, size_t len, const char *src)
 {
-	snprintf(dst, len, "%s", src != NULL ? src : "");
+	size_t n = src != NULL ? strlen(src) : 0;
+
+	if (n >= len)
+		n = len - 1;
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 /* First line of QEMU's stderr that says something, without the
