@@ -217,6 +217,7 @@ struct rh_bt_progress {
 	double seconds;            /* since QEMU started */
 	uint64_t console_lines;    /* complete serial lines */
 	const char *last_line;     /* last serial line, "" when none; borrowed */
+	const char *screen_line;   /* last BIOS screen line, "" when none; borrowed */
 };
 
 typedef void (*rh_bt_progress_fn)(const struct rh_bt_progress *p, void *arg);

@@ -749,6 +749,10 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 			if (*last == '\0' && n > 0)
 				last = rh_bt_console_tail_line(r->ser.con, n - 1);
 			p.last_line = last;
+			n = rh_bt_console_tail_count(r->scr.con);
+			p.screen_line = rh_bt_console_partial(r->scr.con);
+			if (*p.screen_line == '\0' && n > 0)
+				p.screen_line = rh_bt_console_tail_line(r->scr.con, n - 1);
 			o->progress(&p, o->progress_arg);
 			next_progress += o->progress_s;
 		}
