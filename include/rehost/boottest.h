@@ -170,6 +170,9 @@ struct rh_bt_watch {
 	char login_line[RH_BT_MAX_LINE + 1];
 	uint64_t serial_lines;             /* complete serial lines seen */
 	bool firmware_booted_disk;         /* the screen said "Booting from Hard Disk" */
+	bool os_seen;                      /* ttyS0 carried a line from the kernel, the
+					    * initramfs or systemd (not just firmware
+					    * and boot loader) */
 };
 
 /* Start a watcher over rules (NULL: the built-in table). */
@@ -217,6 +220,7 @@ struct rh_bt_progress {
 	double seconds;            /* since QEMU started */
 	uint64_t console_lines;    /* complete serial lines */
 	const char *last_line;     /* last serial line, "" when none; borrowed */
+	const char *screen_line;   /* last BIOS screen line, "" when none; borrowed */
 };
 
 typedef void (*rh_bt_progress_fn)(const struct rh_bt_progress *p, void *arg);

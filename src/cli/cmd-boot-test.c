@@ -78,8 +78,14 @@ static void on_signal(int sig)
 static void on_progress(const struct rh_bt_progress *p, void *arg)
 {
 	(void)arg;
-	rh_log_info("boot-test: %.0f s, %llu console lines, last: %.120s", p->seconds,
-		    (unsigned long long)p->console_lines, p->last_line);
+	/* Before the guest says anything, the BIOS screen shows how far
+	 * the boot got. */
+	if (*p->last_line == '\0' && *p->screen_line != '\0')
+		rh_log_info("%.0f s, %llu console lines, last on the BIOS screen: %.120s",
+			    p->seconds, (unsigned long long)p->console_lines, p->screen_line);
+	else
+		rh_log_info("%.0f s, %llu console lines, last: %.120s", p->seconds,
+			    (unsigned long long)p->console_lines, p->last_line);
 }
 
 /* JSON string of text that may not be UTF-8 (file names, QEMU's words):

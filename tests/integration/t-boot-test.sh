@@ -12,7 +12,15 @@
 #   - bad command lines exit 2.
 # GRUB is real (grub-mkimage + grub-bios-setup on a loop-mounted ext2
 # partition); only the text after GRUB is scripted in grub.cfg.
+# About two minutes under TCG:
+# ctest: slow
 . "$(dirname "$0")/functions.sh"
+
+# rehost's private files (OVMF variables, SeaBIOS's serial console
+# setting) go under $TMPDIR: a directory of this test's own, checked empty
+# at the end.
+export TMPDIR=$T/tmp
+mkdir -p "$TMPDIR"
 
 requires qemu-system-x86_64 grub-mkimage sfdisk mkfs.ext2 blkid sha256sum
 requires_root
@@ -41,6 +49,24 @@ make_grub_disk() {
 	"$GRUB_DIR/grub-bios-setup" -d "$mnt/grub/i386-pc" -m "$T/device.map" '(hd0)'
 	umount "$mnt"
 	loop_detach "$dev"
+}
+
+# make_efi_disk IMG CONFIG: a 40 MiB GPT disk whose EFI System Partition
+# holds GRUB (x86_64-efi) as the removable-media loader
+# \EFI\BOOT\BOOTX64.EFI with CONFIG built in. FAT is written with mtools:
+# the kernel here cannot mount vfat.
+make_efi_disk() {
+	local img=$1 fat=$T/esp.fat
+	printf '%s\n' "$2" >"$T/efi.cfg"
+	grub-mkimage -O x86_64-efi -o "$T/BOOTX64.EFI" -c "$T/efi.cfg" -p /EFI/BOOT \
+		serial terminal echo sleep normal
+	make_image "$img" 40M
+	partition_image "$img" gpt 'start=2048, size=30MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B'
+	rm -f "$fat"
+	mkfs.vfat -C "$fat" $((30 * 1024)) >/dev/null
+	mmd -i "$fat" ::/EFI ::/EFI/BOOT
+	mcopy -i "$fat" "$T/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+	dd if="$fat" of="$img" bs=1M seek=1 conv=notrunc status=none
 }
 
 # A grub.cfg that talks on the first serial port.
@@ -189,11 +215,24 @@ assert_grep 'no-such-qemu' "$T/err"
 
 if [ -r /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -r /usr/share/OVMF/OVMF_CODE.fd ]; then
 	log "(7) UEFI on the zeroed disk: OVMF's shell"
-	tmp_before=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'rehost-boot-test.*' | wc -l)
 	expect_exit 1 "$REHOST" boot-test --disk-dir "$T/d-zero" --firmware uefi --timeout 180 --memory 256 --json
 	json_check "$T/out" "d['rule']" ovmf-shell "d['firmware']" uefi
-	tmp_after=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'rehost-boot-test.*' | wc -l)
-	[ "$tmp_after" -le "$tmp_before" ] || fail "the OVMF variables directory was left behind"
+	if command -v mcopy >/dev/null && command -v mkfs.vfat >/dev/null &&
+		[ -d /usr/lib/grub/x86_64-efi ]; then
+		log "(7b) UEFI: GRUB as \\EFI\\BOOT\\BOOTX64.EFI prints a login prompt"
+		make_efi_disk "$T/efi-login.raw" 'serial --unit=0 --speed=115200
+terminal_output serial
+echo "rehost-uefi login: "
+sleep 3600'
+		expect_exit 0 "$REHOST" boot-test --disk "$T/efi-login.raw" --firmware uefi --timeout 180 --memory 256
+		assert_grep 'login prompt after [0-9]+ s \(disk0 on virtio, uefi\)' "$T/out"
+		log "(7c) UEFI: GRUB prints on the firmware console only, nothing from a kernel"
+		make_efi_disk "$T/efi-quiet.raw" 'echo "Loading Linux 6.1.0-50-amd64 ..."
+sleep 3600'
+		expect_exit 1 "$REHOST" boot-test --disk "$T/efi-quiet.raw" --firmware uefi --timeout 30 --memory 256
+		assert_grep ': timeout' "$T/out"
+		assert_grep 'kernel command line may lack console=ttyS0' "$T/out"
+	fi
 	expect_exit 2 "$REHOST" boot-test --disk-dir "$T/d-zero" --firmware uefi --ovmf-code /x
 	expect_exit 1 "$REHOST" boot-test --disk-dir "$T/d-zero" --firmware uefi \
 		--ovmf-code "$T/none.fd" --ovmf-vars "$T/none.fd"
@@ -207,7 +246,11 @@ log "(8) the disks are unchanged (-snapshot)"
 [ "$(sha256sum <"$T/d-login/disk0.raw")" = "$sum_login" ] || fail "the login disk changed"
 [ "$(sha256sum <"$T/d-gaveup/disk0.raw")" = "$sum_gaveup" ] || fail "the gave-up disk changed"
 
-log "no QEMU left behind"
+log "no temp files and no QEMU left behind"
+if [ -n "$(ls -A "$TMPDIR")" ]; then
+	ls -la "$TMPDIR" >&2
+	fail "rehost boot-test left files in \$TMPDIR"
+fi
 if pgrep -f "rehost-boot-test.*$T" >/dev/null; then
 	fail "a QEMU of this test still runs"
 fi

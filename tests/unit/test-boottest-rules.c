@@ -292,6 +292,11 @@ static void test_recorded(void **state)
 	expect_verdict("grub-login.serial", RH_BT_SERIAL, RH_BT_LOGIN, NULL, NULL);
 	replay("grub-login.serial", RH_BT_SERIAL, 4096, &rp);
 	assert_string_equal(rp.w.login_line, "rehost-test login: ");
+	assert_false(rp.w.os_seen);
+	replay("ovmf-shell.serial", RH_BT_SERIAL, 4096, &rp);
+	assert_false(rp.w.os_seen);
+	replay("linux-vfs-panic.serial", RH_BT_SERIAL, 4096, &rp);
+	assert_true(rp.w.os_seen);
 
 	expect_verdict("ovmf-shell.serial", RH_BT_SERIAL, RH_BT_FATAL, "ovmf-shell", "ovmf-load-failed");
 	expect_verdict("linux-vfs-panic.serial", RH_BT_SERIAL, RH_BT_FATAL, "vfs-no-root", NULL);
@@ -304,6 +309,7 @@ static void test_recorded(void **state)
 	replay("debian-login.serial", RH_BT_SERIAL, 4096, &rp);
 	assert_string_equal(rp.w.login_line, "rehost-src login: ");
 	assert_true(rp.w.serial_lines > 20);
+	assert_true(rp.w.os_seen);
 }
 
 /* A more specific fatal row seen later replaces a general one; a later,

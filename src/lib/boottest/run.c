@@ -359,10 +359,13 @@ static void child_exec(char **argv, int null_fd, int out_fd, int err_fd, int scr
 	_exit(127);
 }
 
+/* Copy src (NULL: "") into dst of len bytes, cut to fit. */
 static void set_text(char *dst, size_t len, const char *src)
 {
-	size_t n = src != NULL ? strnlen(src, len - 1) : 0;
+	size_t n = src != NULL ? strlen(src) : 0;
 
+	if (n >= len)
+		n = len - 1;
 	if (n > 0)
 		memcpy(dst, src, n);
 	dst[n] = '\0';
@@ -452,8 +455,17 @@ static void explain(struct run *r, struct rh_bt_result *res)
 		res->matched_screen = w->hint_source == RH_BT_SCREEN;
 		set_text(res->cause, sizeof res->cause, w->hint->cause);
 		set_text(res->action, sizeof res->action, w->hint->action);
-	} else if (res->console_bytes == 0) {
-		if (o->firmware == RH_BT_BIOS && w->firmware_booted_disk)
+	} else if (res->console_bytes == 0 || !w->os_seen) {
+		if (res->console_bytes > 0)
+			/* Firmware and boot loader lines only (OVMF and GRUB
+			 * under UEFI print on ttyS0 themselves). */
+			snprintf(res->cause, sizeof res->cause,
+				 "nothing from the kernel reached the serial console: only the "
+				 "firmware and boot loader printed there. The kernel command "
+				 "line may lack console=ttyS0, or the boot hangs before the "
+				 "kernel starts (or the kernel runs with 'quiet' and hangs "
+				 "silently)");
+		else if (o->firmware == RH_BT_BIOS && w->firmware_booted_disk)
 			snprintf(res->cause, sizeof res->cause,
 				 "the guest printed nothing on the serial console: the BIOS "
 				 "started the boot loader on disk 0, but neither GRUB nor the "
@@ -709,8 +721,11 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 		}
 		reap(r, false);
 		if (r->reaped) {
-			/* Read what QEMU wrote before it went, then judge. */
-			while (r->ser.fd >= 0 || r->scr.fd >= 0 || r->err_fd >= 0)
+			/* Read what QEMU wrote before it went, then judge
+			 * (bounded: nothing else should hold the pipes open). */
+			double dl = now_s() + 2.0;
+
+			while ((r->ser.fd >= 0 || r->scr.fd >= 0 || r->err_fd >= 0) && now_s() < dl)
 				poll_streams(r, 100);
 			rh_bt_console_flush(r->ser.con, on_line, &r->ser);
 			rh_bt_console_flush(r->scr.con, on_line, &r->scr);
@@ -746,6 +761,10 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 			if (*last == '\0' && n > 0)
 				last = rh_bt_console_tail_line(r->ser.con, n - 1);
 			p.last_line = last;
+			n = rh_bt_console_tail_count(r->scr.con);
+			p.screen_line = rh_bt_console_partial(r->scr.con);
+			if (*p.screen_line == '\0' && n > 0)
+				p.screen_line = rh_bt_console_tail_line(r->scr.con, n - 1);
 			o->progress(&p, o->progress_arg);
 			next_progress += o->progress_s;
 		}

@@ -18,14 +18,40 @@ static void copy_line(char *dst, const char *src)
 	snprintf(dst, RH_BT_MAX_LINE + 1, "%s", src);
 }
 
+/* Whether a serial line comes from the booted system rather than the
+ * firmware or boot loader: a printk timestamp "[    1.234567]", the
+ * kernel banner, initramfs-tools, or systemd's status lines. */
+static bool os_line(const char *l)
+{
+	const char *p = l;
+
+	if (*p == '[') {
+		p++;
+		while (*p == ' ')
+			p++;
+		if (*p >= '0' && *p <= '9') {
+			while (*p >= '0' && *p <= '9')
+				p++;
+			if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+				return true;
+		}
+	}
+	return strstr(l, "Linux version ") != NULL || strncmp(l, "Loading, please wait", 20) == 0 ||
+	       strncmp(l, "Begin: ", 7) == 0 || strncmp(l, "[  OK  ]", 8) == 0 ||
+	       strstr(l, "systemd[1]") != NULL;
+}
+
 enum rh_bt_state rh_bt_watch_line(struct rh_bt_watch *w, enum rh_bt_source src,
 				  const char *line, bool partial)
 {
 	const struct rh_bt_rule *r;
 	size_t idx = 0;
 
-	if (src == RH_BT_SERIAL && !partial)
+	if (src == RH_BT_SERIAL && !partial) {
 		w->serial_lines++;
+		if (!w->os_seen && os_line(line))
+			w->os_seen = true;
+	}
 	if (w->state == RH_BT_LOGIN)
 		return w->state;
 	if (src == RH_BT_SCREEN && strstr(line, "Booting from Hard Disk") != NULL)
