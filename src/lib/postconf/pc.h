@@ -59,8 +59,8 @@ struct rh_pc {
 	json_t *gone;               /* object: target paths removed or moved (a dry run
 				     * must not count one twice when two links lead to it) */
 	char stamp[32];             /* 20250131T235959Z */
-	char root_uuid[64];         /* from rh_pc_fstab's "/" entry, for grub defaults */
-	char swap_uuid[64];         /* from rh_pc_fstab's swap entry */
+	char root_uuid[72];         /* from rh_pc_fstab's "/" entry, for grub defaults */
+	char swap_uuid[72];         /* from rh_pc_fstab's swap entry */
 	unsigned tmpseq;            /* temporary file names */
 	struct rh_config *own_cfg;  /* defaults when cfg was NULL */
 };

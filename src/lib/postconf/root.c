@@ -28,6 +28,17 @@
 #include "rehost/err.h"
 #include "rehost/log.h"
 
+/* "/a/b" (length clen) -> "/a"; "/a" -> "". Returns the new length. */
+static size_t pop_component(char *canon, size_t clen)
+{
+	while (clen > 0 && canon[clen - 1] != '/')
+		clen--;
+	if (clen > 0)
+		clen--; /* the slash */
+	canon[clen] = '\0';
+	return clen;
+}
+
 int pc_resolve(const struct rh_pc *pc, const char *path, bool follow, char *out, bool *exists)
 {
 	/* rest holds what is left to walk; canon what has been walked (no
@@ -73,11 +84,7 @@ int pc_resolve(const struct rh_pc *pc, const char *path, bool follow, char *out,
 				p = end;
 				continue;
 			}
-			while (clen > 0 && canon[clen - 1] != '/')
-				clen--;
-			if (clen > 0)
-				clen--; /* the slash */
-			canon[clen] = '\0';
+			clen = pop_component(canon, clen);
 			/* A missing directory may have been the one left. */
 			missing = clen > 0 && fstatat(pc->rootfd, canon + 1, &st,
 						      AT_SYMLINK_NOFOLLOW) != 0;
@@ -116,11 +123,7 @@ int pc_resolve(const struct rh_pc *pc, const char *path, bool follow, char *out,
 						 pc->root, canon);
 			link[l] = '\0';
 			/* Drop the link's own name; absolute targets restart at the root. */
-			while (clen > 0 && canon[clen - 1] != '/')
-				clen--;
-			clen--;
-			if (link[0] == '/')
-				clen = 0;
+			clen = link[0] == '/' ? 0 : pop_component(canon, clen);
 			canon[clen] = '\0';
 			if ((size_t)snprintf(tmp, sizeof tmp, "%s%s", link, end) >= sizeof rest)
 				return rh_seterr(RH_ERR_TOOBIG, "path too long: %.64s...", path);
