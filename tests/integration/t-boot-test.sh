@@ -14,6 +14,7 @@
 # partition); only the text after GRUB is scripted in grub.cfg.
 # About two minutes under TCG:
 # ctest: slow
+# ctest: qemu
 . "$(dirname "$0")/functions.sh"
 
 # rehost's private files (OVMF variables, SeaBIOS's serial console

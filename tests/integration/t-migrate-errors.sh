@@ -4,6 +4,7 @@
 # table changed between runs is refused with SMS.0515; a new job does not
 # overwrite another job's disks; a rate limit holds within 10 %.
 # ctest: slow
+# ctest: timing (rates and timeouts: never beside a QEMU guest)
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires mkfs.ext4 sfdisk python3

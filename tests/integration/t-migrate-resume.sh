@@ -2,6 +2,7 @@
 # kill -9 of the agent, then of the target, in the middle of a copy; the
 # same command again resumes from the durable checkpoint (never from zero)
 # and the result is identical to the source.
+# ctest: timing (rates and timeouts: never beside a QEMU guest)
 . "$(dirname "$0")/functions.sh"
 requires qemu-img python3
 

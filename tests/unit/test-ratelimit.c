@@ -1,3 +1,4 @@
+/* ctest: timing (measures rates: never beside a QEMU guest) */
 /* Token bucket: reservation arithmetic through rh_ratelimit_delay_ns, and
  * real sleeping accuracy for one and two threads. */
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* ctest: timing (measures rates: never beside a QEMU guest) */
 /* Unit tests for time-of-day bandwidth windows. */
 #include <setjmp.h>
 #include <stdarg.h>

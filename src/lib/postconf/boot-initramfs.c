@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "postconf/boot.h"
@@ -134,6 +135,33 @@ static int check_virtio(struct rh_pc_boot *b, const struct kernel *k)
 	return 0;
 }
 
+/* Room in /boot for the new image beside the old one (a generic dracut
+ * image is tens of MiB bigger than a host-only one). */
+static int check_boot_space(struct rh_pc_boot *b, const char *image)
+{
+	int fd = rh_pc_sys_open(b->sys, "/boot", O_RDONLY | O_DIRECTORY);
+	uint64_t have, need = 64u << 20;
+	struct statvfs vfs;
+	struct stat st;
+
+	if (fd < 0)
+		return rh_seterr_errno(errno, "the target has no /boot");
+	if (fstatvfs(fd, &vfs) < 0) {
+		close(fd);
+		return rh_seterr_errno(errno, "statvfs /boot");
+	}
+	if (fstatat(fd, image + strlen("/boot/"), &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size > 0)
+		need = 2 * (uint64_t)st.st_size + (16u << 20);
+	close(fd);
+	have = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (have < need)
+		return rh_seterr(RH_ERR_NOSPACE, "/boot in the target has %llu MiB free; rebuilding %s "
+				 "needs about %llu MiB: remove old kernels on the source, sync again and "
+				 "repeat the cutover", (unsigned long long)(have >> 20), image,
+				 (unsigned long long)(need >> 20));
+	return 0;
+}
+
 int rh_pc_initramfs_rebuild(struct rh_pc_boot *b)
 {
 	struct kernel k[MAX_KERNELS];
@@ -186,6 +214,8 @@ int rh_pc_initramfs_rebuild(struct rh_pc_boot *b)
 			argv[4] = k[i].image;
 			argv[5] = NULL;
 		}
+		if ((rc = check_boot_space(b, k[i].image)) < 0)
+			return rc;
 		st = rh_pc_run(b->sys, argv, tail, sizeof tail);
 		if (st < 0)
 			return st;
