@@ -433,6 +433,26 @@ static int install_bios(struct rh_pc_boot *b, const struct rh_pc_mnt *bootm)
 	return 0;
 }
 
+/* Copy file to EFI/BOOT/BOOTX64.EFI on an ESP that is not mounted. */
+static int esp_copy(const struct rh_pc_vol *esp, const char *file)
+{
+	const char *mmd[] = { "mmd", "-i", esp->loop.path, "::/EFI", "::/EFI/BOOT", NULL };
+	const char *mcopy[] = { "mcopy", "-o", "-i", esp->loop.path, file, "::/EFI/BOOT/BOOTX64.EFI", NULL };
+	char tail[1024];
+	int st;
+
+	/* mmd fails when the directories exist: that is fine. */
+	st = rh_pc_run_host(mmd, tail, sizeof tail);
+	if (st < 0)
+		return rh_seterr(st, "cannot run mtools (install the mtools package): %s", rh_lasterr());
+	st = rh_pc_run_host(mcopy, tail, sizeof tail);
+	if (st < 0)
+		return st;
+	if (st != 0)
+		return rh_seterr(RH_ERR_IO, "mcopy to the ESP %s failed (exit status %d): %s", esp->name, st, tail);
+	return 0;
+}
+
 static int install_uefi(struct rh_pc_boot *b, const struct rh_pc_mnt *bootm)
 {
 	static const char *const mkimages[] = { "/usr/bin/grub-mkimage", "/usr/bin/grub2-mkimage", NULL };
@@ -473,10 +493,24 @@ static int install_uefi(struct rh_pc_boot *b, const struct rh_pc_mnt *bootm)
 				     "part_msdos", "part_gpt", grub_fs(bv->fs.type), "search_fs_uuid",
 				     bv->kind == RH_PC_VOL_LV ? "lvm" : NULL, NULL };
 
-		snprintf(out, sizeof out, "%s/EFI/BOOT/BOOTX64.EFI", esp->mountpoint);
-		if ((rc = run_checked(b, argv, "creating EFI/BOOT")) < 0 ||
-		    (rc = run_checked(b, mk, "grub-mkimage")) < 0)
-			return rc;
+		if (esp->mounted) {
+			snprintf(out, sizeof out, "%s/EFI/BOOT/BOOTX64.EFI", esp->mountpoint);
+			if ((rc = run_checked(b, argv, "creating EFI/BOOT")) < 0 ||
+			    (rc = run_checked(b, mk, "grub-mkimage")) < 0)
+				return rc;
+		} else {
+			/* Built in the target's /run (our tmpfs), copied onto the
+			 * unmounted ESP with mtools. */
+			char host[PATH_MAX + 64];
+
+			snprintf(out, sizeof out, "/run/rehost-BOOTX64.EFI");
+			if ((rc = run_checked(b, mk, "grub-mkimage")) < 0)
+				return rc;
+			snprintf(host, sizeof host, "%s/run/rehost-BOOTX64.EFI", b->sys->root);
+			if ((rc = esp_copy(esp->vol, host)) < 0)
+				return rc;
+			snprintf(out, sizeof out, "%s/EFI/BOOT/BOOTX64.EFI", esp->mountpoint);
+		}
 		snprintf(text, sizeof text, "%s (removable-media path; finds /boot by UUID %s)", out,
 			 bv->fs.uuid);
 	}

@@ -16,6 +16,8 @@
 struct rh_pc_mnt {
 	char mountpoint[256]; /* "/", "/boot", "/boot/efi" */
 	struct rh_pc_vol *vol;
+	bool mounted;         /* false: an ESP this kernel cannot mount (no vfat);
+			       * it is written with mtools instead */
 };
 
 struct rh_pc_boot {

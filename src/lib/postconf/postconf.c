@@ -58,9 +58,6 @@ static int mount_vol(struct run *r, struct rh_pc_vol *v, const char *mp, unsigne
 
 	if (rc == 0)
 		rc = rh_pc_mount(&r->sys, v->loop.path, mp, v->fs.type, flags, data, false);
-	if (rc < 0 && strcmp(v->fs.type, "vfat") == 0)
-		rh_seterr(rc, "%s (this kernel may lack vfat support; postconf needs the ESP mounted)",
-			  rh_lasterr());
 	return rc;
 }
 
@@ -134,11 +131,29 @@ static int add_mnt(struct run *r, const char *mp, struct rh_pc_vol *v, const cha
 		return rh_seterr(RH_ERR_TOOBIG, "more than %u filesystems to mount", MAX_MNTS);
 	snprintf(r->mnts[r->nmnts].mountpoint, sizeof r->mnts[0].mountpoint, "%s", mp);
 	r->mnts[r->nmnts].vol = v;
+	r->mnts[r->nmnts].mounted = true;
 	snprintf(r->specs[r->nmnts], sizeof r->specs[0], "%s", spec);
 	r->nmnts++;
 	json_array_append_new(r->mounts, json_pack("{s:s, s:s, s:s, s:s}", "mountpoint", mp, "volume",
 						   v->name, "type", v->fs.type, "fstab", spec));
 	return 0;
+}
+
+/* Whether the kernel lacks the filesystem (rather than the ESP being
+ * damaged): /proc/filesystems does not list vfat. */
+static bool errno_is_nodev(const struct rh_pc_vol *v)
+{
+	FILE *f = fopen("/proc/filesystems", "r");
+	char line[128];
+	bool have = false;
+
+	(void)v;
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof line, f) != NULL)
+		have |= strstr(line, "\tvfat\n") != NULL;
+	fclose(f);
+	return !have;
 }
 
 static int depth(const char *mp)
@@ -228,6 +243,18 @@ static int mount_fstab(struct run *r)
 			    (sv = strstr(ents[i].opts, "subvol=")) != NULL)
 				snprintf(data, sizeof data, "%.*s", (int)strcspn(sv, ","), sv);
 			rc = mount_vol(r, ents[i].v, ents[i].mp, MS_RDONLY, data[0] ? data : NULL);
+			if (rc < 0 && strcmp(ents[i].v->fs.type, "vfat") == 0 && errno_is_nodev(ents[i].v)) {
+				/* An ESP this kernel cannot mount: written with mtools. */
+				rh_log_info("%s (%s) cannot be mounted here (no vfat in this kernel): "
+					    "the EFI files go there with mtools", ents[i].mp, ents[i].v->name);
+				rc = add_mnt(r, ents[i].mp, ents[i].v, ents[i].spec);
+				if (rc == 0) {
+					r->mnts[r->nmnts - 1].mounted = false;
+					json_object_set_new(json_array_get(r->mounts, r->nmnts - 1),
+							    "mounted", json_false());
+				}
+				continue;
+			}
 			if (rc == 0)
 				rc = add_mnt(r, ents[i].mp, ents[i].v, ents[i].spec);
 		}

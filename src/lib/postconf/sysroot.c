@@ -263,7 +263,19 @@ static void log_lines(char *buf, size_t *len, bool flush, char *tail, size_t tai
 	memmove(buf, start, *len);
 }
 
+static int run(const char *chroot_dir, const char *const *argv, char *tail, size_t tail_len);
+
 int rh_pc_run(struct rh_pc_sysroot *s, const char *const *argv, char *tail, size_t tail_len)
+{
+	return run(s->root, argv, tail, tail_len);
+}
+
+int rh_pc_run_host(const char *const *argv, char *tail, size_t tail_len)
+{
+	return run(NULL, argv, tail, tail_len);
+}
+
+static int run(const char *chroot_dir, const char *const *argv, char *tail, size_t tail_len)
 {
 	static char *const env[] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -279,7 +291,7 @@ int rh_pc_run(struct rh_pc_sysroot *s, const char *const *argv, char *tail, size
 		tail[0] = '\0';
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return rh_seterr_errno(errno, "pipe");
-	rh_log_info("running in the target: %s%s%s%s%s", argv[0], argv[1] ? " " : "",
+	rh_log_info("running %s: %s%s%s%s%s", chroot_dir ? "in the target" : "on the host", argv[0], argv[1] ? " " : "",
 		    argv[1] ? argv[1] : "", argv[1] && argv[2] ? " " : "", argv[1] && argv[2] ? argv[2] : "");
 	pid = fork();
 	if (pid < 0) {
@@ -293,7 +305,7 @@ int rh_pc_run(struct rh_pc_sysroot *s, const char *const *argv, char *tail, size
 		dup2(null, 0);
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
-		if (chroot(s->root) < 0 || chdir("/") < 0)
+		if (chroot_dir != NULL && (chroot(chroot_dir) < 0 || chdir("/") < 0))
 			_exit(126);
 		execve(argv[0], (char *const *)argv, env);
 		/* Not a path: search the target's PATH. */

@@ -53,6 +53,10 @@ int rh_pc_run(struct rh_pc_sysroot *s, const char *const *argv, char *tail, size
  * fd or -1 with errno. */
 int rh_pc_sys_open(const struct rh_pc_sysroot *s, const char *rel, int flags);
 
+/* As rh_pc_run, but on the host (no chroot): for tools the target need not
+ * have, such as mtools on an ESP this kernel cannot mount. */
+int rh_pc_run_host(const char *const *argv, char *tail, size_t tail_len);
+
 /* Whether root + rel exists (without following a final symlink). */
 bool rh_pc_exists(const struct rh_pc_sysroot *s, const char *rel);
 
