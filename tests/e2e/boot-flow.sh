@@ -13,9 +13,10 @@
 BOOT_TIMEOUT=${REHOST_BOOT_TIMEOUT:-900}
 
 migrate_and_boot() {
-	local variant=$1 unfixed=${2:-} port sum_migrated sum_now
+	local variant=$1 unfixed=${2:-} port sum_migrated sum_now fw=bios
 	local src=$T/src-$variant.img tgt=$T/tgt-$variant
 
+	[ "$variant" = gpt-uefi ] && fw=uefi
 	make_debian_disk "$variant" "$src"
 	"$REHOST" keygen "$T/keys" >/dev/null
 	mkdir -p "$tgt"
@@ -34,7 +35,7 @@ migrate_and_boot() {
 
 	if [ "$unfixed" = --expect-unfixed-failure ]; then
 		log "$variant: boot-test before postconf (must fail: no virtio in the initramfs)"
-		expect_exit 1 "$REHOST" boot-test --disk-dir "$tgt" --timeout "$BOOT_TIMEOUT" \
+		expect_exit 1 "$REHOST" boot-test --disk-dir "$tgt" --timeout "$BOOT_TIMEOUT" --firmware "$fw" \
 			--console-log "$T/console-unfixed-$variant.log"
 		cat "$T/out" "$T/err" >"$T/unfixed-$variant.txt"
 		assert_grep 'virtio' "$T/unfixed-$variant.txt"
@@ -44,14 +45,14 @@ migrate_and_boot() {
 	local fstab_by_name=True
 	[ "$variant" = gpt-bios ] && fstab_by_name=False
 	log "$variant: cutover (sync snapshot, postconf, cutover snapshot)"
-	expect_exit 0 "$REHOST" target cutover --disk-dir "$tgt" --report "$T/postconf-$variant.json"
+	expect_exit 0 "$REHOST" target cutover --disk-dir "$tgt" --firmware "$fw" --report "$T/postconf-$variant.json"
 	cp "$T/out" "$T/cutover-$variant.out"
 	json_check "$T/postconf-$variant.json" \
 		"d['result']" ok \
 		"d['family']" debian \
-		"d['firmware']" bios \
+		"d['firmware']" "$fw" \
 		"any(s['step'] == 'initramfs' and 'virtio_blk' in s['detail'] for s in d['steps'])" True \
-		"any(s['step'] == 'grub-install-bios' for s in d['steps'])" True \
+		"any(s['step'] == 'grub-install-$fw' for s in d['steps'])" True \
 		"any(c['path'] == '/etc/fstab' for c in d['changes'])" "$fstab_by_name" \
 		"any(c['path'].startswith('/etc/network/interfaces') for c in d['changes'])" True \
 		"any(c['path'] == '/etc/udev/rules.d/70-persistent-net.rules' and c['action'] == 'removed' for c in d['changes'])" True \
@@ -59,7 +60,7 @@ migrate_and_boot() {
 		"any(c['path'] == '/etc/motd' for c in d['changes'])" True
 
 	log "$variant: boot-test on virtio after postconf"
-	expect_exit 0 "$REHOST" boot-test --disk-dir "$tgt" --timeout "$BOOT_TIMEOUT" \
+	expect_exit 0 "$REHOST" boot-test --disk-dir "$tgt" --timeout "$BOOT_TIMEOUT" --firmware "$fw" \
 		--console-log "$T/console-$variant.log"
 	cat "$T/out" "$T/err" >"$T/fixed-$variant.txt"
 	assert_grep 'login prompt' "$T/fixed-$variant.txt"

@@ -25,6 +25,7 @@ DEBIAN_CACHE=${REHOST_E2E_CACHE:-/var/cache/rehost-e2e}
 DEBIAN_PACKAGES=(
 	linux-image-amd64 grub-pc initramfs-tools systemd-sysv udev kmod
 	lvm2 e2fsprogs xfsprogs ifupdown isc-dhcp-client iproute2 procps zstd
+	grub-efi-amd64-bin
 )
 DEBIAN_ROOT_PASSWORD=rehost
 DEBIAN_HOSTNAME=rehost-src
@@ -210,8 +211,10 @@ _dd_uuid() { cat /proc/sys/kernel/random/uuid; }
 #   gpt-bios  GPT, p1 BIOS boot partition, p2 / ext4 (with /boot); fstab by UUID
 #   lvm       MBR, p1 /boot ext4, p2 LVM PV: VG rhvg, LVs root (ext4) and
 #             swap; fstab by /dev/mapper names
-# GRUB (i386-pc) is embedded after the MBR or in the BIOS boot partition,
-# the kernel logs to ttyS0, and the initramfs holds only IDE/SATA drivers.
+#   gpt-uefi  GPT, p1 EFI System Partition (FAT, /boot/efi), p2 / ext4 (with
+#             /boot); fstab by UUID; a UEFI server
+# GRUB (i386-pc) is embedded after the MBR or in the BIOS boot partition
+# (gpt-uefi: GRUB x86_64-efi at the ESP's EFI/BOOT/BOOTX64.EFI), the kernel logs to ttyS0, and the initramfs holds only IDE/SATA drivers.
 # Sets DEBIAN_DISK_KERNEL, DEBIAN_ROOT_UUID, DEBIAN_BOOT_UUID. Call it as
 # a plain command, not in $(...) or under ||: it relies on set -e.
 make_debian_disk() {
@@ -219,8 +222,8 @@ make_debian_disk() {
 	local pstart psize rootdev bootdev lvoff lvsize pv kver
 	case "$variant" in
 	mbr-boot|lvm) table=dos ;;
-	gpt-bios) table=gpt; boot_sep=0 ;;
-	*) fail "make_debian_disk: unknown variant '$variant' (mbr-boot, gpt-bios or lvm)" ;;
+	gpt-bios|gpt-uefi) table=gpt; boot_sep=0 ;;
+	*) fail "make_debian_disk: unknown variant '$variant' (mbr-boot, gpt-bios, lvm or gpt-uefi)" ;;
 	esac
 	debian_need sfdisk losetup mkfs.ext4 mkswap chroot zstd tar
 	[ "$variant" != lvm ] || debian_need pvcreate vgcreate lvcreate lvs
@@ -239,8 +242,20 @@ make_debian_disk() {
 	mbr-boot) spec="start=1MiB, size=${DEBIAN_BOOT_MIB}MiB, type=83, bootable"$'\n'"type=83" ;;
 	lvm) spec="start=1MiB, size=${DEBIAN_BOOT_MIB}MiB, type=83, bootable"$'\n'"type=8e" ;;
 	gpt-bios) spec="start=1MiB, size=1MiB, type=21686148-6449-6E6F-744E-656564454649, name=bios"$'\n'"type=0FC63DAF-8483-4772-8E3D-693D7984C47D, name=root" ;;
+	gpt-uefi) spec="start=1MiB, size=64MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp"$'\n'"type=0FC63DAF-8483-4772-8E3D-693D7984C47D, name=root" ;;
 	esac
 	partition_image "$img" "$table" "$spec"
+	if [ "$variant" = gpt-uefi ]; then
+		# The ESP: FAT made on a loop device, filled with mtools later
+		# (this kernel may not mount vfat).
+		local espid
+		read -r pstart psize < <(part_geometry "$img" 1)
+		_dd_loop "$img" "$pstart" "$psize"
+		DEBIAN_ESP_DEV=$DD_LOOP
+		espid=$(_dd_uuid | tr -d '-' | cut -c1-8 | tr a-f A-F)
+		DEBIAN_ESP_UUID=${espid:0:4}-${espid:4:4}
+		mkfs.vfat -i "$espid" -n ESP "$DEBIAN_ESP_DEV" >/dev/null
+	fi
 
 	# The root filesystem (and, on lvm, swap) first: on lvm it lives in an
 	# LV whose place on the PV only the LVM tools know.
@@ -284,7 +299,11 @@ make_debian_disk() {
 
 	_debian_server_config "$variant" "$root"
 	_debian_initramfs "$variant" "$root" "$kver"
-	_debian_grub "$variant" "$img" "$root" "$kver" "$boot_sep" "$bootdev"
+	if [ "$variant" = gpt-uefi ]; then
+		_debian_grub_efi "$img" "$root" "$kver"
+	else
+		_debian_grub "$variant" "$img" "$root" "$kver" "$boot_sep" "$bootdev"
+	fi
 	_dd_unwind
 	log "disk $variant: done (kernel $kver)"
 }
@@ -303,6 +322,10 @@ _debian_server_config() {
 	gpt-bios)
 		printf '%s\n' '# <file system> <mount point> <type> <options> <dump> <pass>' \
 			"UUID=$DEBIAN_ROOT_UUID / ext4 errors=remount-ro 0 1" ;;
+	gpt-uefi)
+		printf '%s\n' '# <file system> <mount point> <type> <options> <dump> <pass>' \
+			'/dev/sda2 / ext4 errors=remount-ro 0 1' \
+			"UUID=$DEBIAN_ESP_UUID /boot/efi vfat umask=0077 0 1" ;;
 	lvm)
 		printf '%s\n' '# <file system> <mount point> <type> <options> <dump> <pass>' \
 			'/dev/mapper/rhvg-root / ext4 errors=remount-ro 0 1' \
@@ -449,6 +472,43 @@ _debian_grub() {
 		sed "s/^/grub-bios-setup ($variant): /" "$T/grub-setup-$variant.log" >&2
 	fi
 	_debian_check_embedded "$variant" "$img" "$grubdir/i386-pc/core.img"
+}
+
+# _debian_grub_efi IMG ROOT KVER: GRUB for UEFI as the removable-media
+# boot path EFI/BOOT/BOOTX64.EFI on the ESP, finding /boot/grub by the root
+# filesystem's UUID; grub.cfg written by hand (see _debian_grub).
+_debian_grub_efi() {
+	local img=$1 root=$2 kver=$3 grubdir=$2/boot/grub
+	requires mmd mcopy
+	[ -d "$root/usr/lib/grub/x86_64-efi" ] || fail "the Debian tree has no GRUB for UEFI (grub-efi-amd64-bin)"
+	mkdir -p "$grubdir/x86_64-efi"
+	cp "$root"/usr/lib/grub/x86_64-efi/*.mod "$root"/usr/lib/grub/x86_64-efi/*.lst "$grubdir/x86_64-efi/"
+	cat >"$grubdir/grub.cfg" <<-CFG
+	# Written by rehost's e2e disk builder (tests/e2e/debian.sh).
+	insmod serial
+	serial --unit=0 --speed=115200
+	terminal_input serial console
+	terminal_output serial console
+	set default=0
+	set timeout=1
+	menuentry 'Debian GNU/Linux 12, $kver' {
+		insmod part_gpt
+		insmod ext2
+		search --no-floppy --fs-uuid --set=root $DEBIAN_ROOT_UUID
+		linux /boot/vmlinuz-$kver root=UUID=$DEBIAN_ROOT_UUID ro console=ttyS0,115200
+		initrd /boot/initrd.img-$kver
+	}
+	CFG
+	printf 'search.fs_uuid %s root\nset prefix=($root)/boot/grub\n' "$DEBIAN_ROOT_UUID" >"$grubdir/early.cfg"
+	chroot "$root" grub-mkimage -O x86_64-efi -o /boot/grub/BOOTX64.EFI \
+		-c /boot/grub/early.cfg -p /boot/grub part_gpt part_msdos ext2 search_fs_uuid ||
+		fail "grub-mkimage (x86_64-efi) in the gpt-uefi tree failed"
+	# mtools complains that a loop device has no geometry: harmless.
+	mmd -i "$DEBIAN_ESP_DEV" ::/EFI ::/EFI/BOOT 2>"$T/mtools.err" || { cat "$T/mtools.err" >&2; fail "mmd on the ESP failed"; }
+	mcopy -i "$DEBIAN_ESP_DEV" "$grubdir/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI 2>"$T/mtools.err" ||
+		{ cat "$T/mtools.err" >&2; fail "mcopy to the ESP failed"; }
+	rm -f "$grubdir/BOOTX64.EFI"
+	mdir -i "$DEBIAN_ESP_DEV" ::/EFI/BOOT 2>/dev/null | grep -q BOOTX64 || fail "BOOTX64.EFI is not on the ESP"
 }
 
 # _debian_check_embedded VARIANT IMG CORE: boot.img is in the MBR (with the

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ctest: slow
-# End to end: a Debian bookworm server disk (MBR, /boot on ext4, root and swap on LVM (fstab by /dev/mapper names)) is migrated with rehost
-# migrate, fixed by rehost target cutover (postconf) and boots on virtio in
-# QEMU; rollback restores the pre-configuration disk. See boot-flow.sh.
+# End to end, lvm: a Debian bookworm server disk (MBR, /boot on ext4, root and swap on LVM, fstab by /dev/mapper names)
+# is migrated with rehost migrate, fixed by rehost target cutover (postconf)
+# and boots on virtio in QEMU; rollback restores the pre-configuration disk.
+# See boot-flow.sh.
 . "$(dirname "$0")/../integration/functions.sh"
 . "$(dirname "$0")/debian.sh"
 . "$(dirname "$0")/boot-flow.sh"

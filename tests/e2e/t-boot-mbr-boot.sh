@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ctest: slow
-# End to end: a Debian bookworm server disk (MBR, ext4 / and a separate ext4 /boot, fstab by /dev/sda names; also proves the unfixed disk fails on virtio) is migrated with rehost
-# migrate, fixed by rehost target cutover (postconf) and boots on virtio in
-# QEMU; rollback restores the pre-configuration disk. See boot-flow.sh.
+# End to end, mbr-boot: a Debian bookworm server disk (MBR, ext4 / and a separate ext4 /boot, fstab by /dev/sda names)
+# is migrated with rehost migrate, fixed by rehost target cutover (postconf)
+# and boots on virtio in QEMU; rollback restores the pre-configuration disk.
+# Also proves the unfixed disk does not boot on virtio.
+# See boot-flow.sh.
 . "$(dirname "$0")/../integration/functions.sh"
 . "$(dirname "$0")/debian.sh"
 . "$(dirname "$0")/boot-flow.sh"
