@@ -13,6 +13,7 @@
 #include "rehost/err.h"
 #include "rehost/log.h"
 #include "rehost/postconf.h"
+#include "rehost/repl.h"
 
 #define MAX_DISKS 26
 
@@ -116,7 +117,7 @@ int cmd_postconf(int argc, char **argv)
 	struct rh_config *cfg = NULL;
 	json_t *rep = NULL;
 	bool json = false;
-	int c, rc, status = EXIT_FAIL;
+	int c, rc, lockfd = -1, status = EXIT_FAIL;
 
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		switch (c) {
@@ -163,7 +164,13 @@ int cmd_postconf(int argc, char **argv)
 	po.disks = (const char *const *)paths;
 	po.ndisks = npaths;
 	po.cfg = cfg;
+	/* A target directory: no replication session may write it meanwhile. */
+	if (dir != NULL && (rc = rh_target_lock(dir, "postconf", &lockfd)) < 0) {
+		cli_report(rc, NULL);
+		goto out;
+	}
 	rc = rh_postconf_run(&po, &rep);
+	rh_target_unlock(lockfd);
 	if (rep != NULL && report_path != NULL && json_dump_file(rep, report_path, JSON_INDENT(2)) < 0)
 		rh_log_warn("cannot write the report to %s", report_path);
 	if (rep != NULL) {

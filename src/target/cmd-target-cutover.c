@@ -24,6 +24,7 @@
 #include "rehost/err.h"
 #include "rehost/log.h"
 #include "rehost/postconf.h"
+#include "rehost/repl.h"
 #include "rehost/snap.h"
 #include "target/target.h"
 
@@ -190,10 +191,19 @@ int cmd_target_cutover(int argc, char **argv)
 	 * that ends with this process's other work, so run it in a child. */
 	fflush(NULL);
 	{
-		pid_t pid = fork();
-		int st;
+		int lockfd = -1, st;
+		pid_t pid;
+
+		/* No replication session may write the disks meanwhile. */
+		rc = rh_target_lock(t.disk_dir ? t.disk_dir : t.state_dir, "cutover (postconf)", &lockfd);
+		if (rc < 0) {
+			cli_report(rc, "target cutover");
+			goto fail;
+		}
+		pid = fork();
 
 		if (pid < 0) {
+			rh_target_unlock(lockfd);
 			cli_report(rh_seterr_errno(errno, "fork"), NULL);
 			goto fail;
 		}
@@ -213,6 +223,7 @@ int cmd_target_cutover(int argc, char **argv)
 		while (waitpid(pid, &st, 0) < 0)
 			if (errno != EINTR)
 				break;
+		rh_target_unlock(lockfd);
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 			rh_log_error("postconf failed: rolling the disks back to the sync snapshot");
 			rc = rh_snap_rollback(&t, "sync", NULL);

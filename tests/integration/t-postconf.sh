@@ -59,6 +59,13 @@ assert_grep 'root /dev/vda9: no such filesystem' "$T/err"
 expect_exit 1 pc --disk-dir "$d" --firmware uefi
 assert_grep 'firmware' "$T/err"
 
+# A replication session (or a snapshot) holding the target: refused.
+exec 9>"$d/.lock"
+flock 9
+expect_exit 1 pc --disk-dir "$d" --dry-run
+assert_grep 'busy' "$T/err"
+exec 9>&-
+
 expect_exit 0 pc --disk-dir "$d" --dry-run --json
 json_check "$T/out" \
 	"d['result']" ok \
