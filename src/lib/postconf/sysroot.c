@@ -4,19 +4,18 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "postconf/sysroot.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
+#include "rehost/proc.h"
 
 int rh_pc_sysroot_init(struct rh_pc_sysroot *s, const char *tmpdir)
 {
@@ -230,108 +229,16 @@ int rh_pc_bind_file(struct rh_pc_sysroot *s, const char *file, const char *rel)
 	return push_mount(s, real);
 }
 
-static void log_lines(char *buf, size_t *len, bool flush, char *tail, size_t tail_len)
-{
-	char *start = buf, *nl;
-
-	while ((nl = memchr(start, '\n', *len - (size_t)(start - buf))) != NULL ||
-	       (flush && start < buf + *len)) {
-		size_t l = nl ? (size_t)(nl - start) : *len - (size_t)(start - buf);
-
-		rh_log_info("  | %.*s", (int)l, start);
-		if (tail != NULL && tail_len > 1) {
-			/* Keep the newest lines: drop from the front when full. */
-			size_t have = strlen(tail), need = l + 1;
-
-			if (need >= tail_len)
-				need = tail_len - 1, l = need - 1;
-			if (have + need >= tail_len) {
-				size_t drop = have + need - (tail_len - 1);
-				char *cut = memchr(tail + drop, '\n', have - drop);
-
-				drop = cut ? (size_t)(cut - tail) + 1 : have;
-				memmove(tail, tail + drop, have - drop + 1);
-				have -= drop;
-			}
-			memcpy(tail + have, start, l);
-			tail[have + l] = '\n';
-			tail[have + l + 1] = '\0';
-		}
-		start += l + (nl ? 1 : 0);
-	}
-	*len -= (size_t)(start - buf);
-	memmove(buf, start, *len);
-}
-
-static int run(const char *chroot_dir, const char *const *argv, char *tail, size_t tail_len);
-
 int rh_pc_run(struct rh_pc_sysroot *s, const char *const *argv, char *tail, size_t tail_len)
 {
-	return run(s->root, argv, tail, tail_len);
+	const struct rh_run_opts o = { .chroot = s->root, .clean_env = true };
+
+	return rh_run(argv, &o, tail, tail_len);
 }
 
 int rh_pc_run_host(const char *const *argv, char *tail, size_t tail_len)
 {
-	return run(NULL, argv, tail, tail_len);
-}
+	const struct rh_run_opts o = { .clean_env = true };
 
-static int run(const char *chroot_dir, const char *const *argv, char *tail, size_t tail_len)
-{
-	static char *const env[] = {
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"LANG=C", "LC_ALL=C", "HOME=/root", "TERM=dumb",
-		"DEBIAN_FRONTEND=noninteractive", NULL,
-	};
-	char buf[8192];
-	size_t len = 0;
-	int pfd[2], status;
-	pid_t pid;
-
-	if (tail != NULL && tail_len > 0)
-		tail[0] = '\0';
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return rh_seterr_errno(errno, "pipe");
-	rh_log_info("running %s: %s%s%s%s%s", chroot_dir ? "in the target" : "on the host", argv[0], argv[1] ? " " : "",
-		    argv[1] ? argv[1] : "", argv[1] && argv[2] ? " " : "", argv[1] && argv[2] ? argv[2] : "");
-	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return rh_seterr_errno(errno, "fork");
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		dup2(null, 0);
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		if (chroot_dir != NULL && (chroot(chroot_dir) < 0 || chdir("/") < 0))
-			_exit(126);
-		execve(argv[0], (char *const *)argv, env);
-		/* Not a path: search the target's PATH. */
-		setenv("PATH", env[0] + 5, 1);
-		execvpe(argv[0], (char *const *)argv, env);
-		dprintf(2, "cannot run %s in the target: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	for (;;) {
-		ssize_t r = read(pfd[0], buf + len, sizeof buf - 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		/* A line longer than the buffer is logged in pieces. */
-		log_lines(buf, &len, len == sizeof buf - 1, tail, tail_len);
-	}
-	log_lines(buf, &len, true, tail, tail_len);
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return rh_seterr_errno(errno, "waitpid");
-	if (WIFSIGNALED(status))
-		return rh_seterr(RH_ERR_IO, "%s was killed by signal %d", argv[0], WTERMSIG(status));
-	return WEXITSTATUS(status);
+	return rh_run(argv, &o, tail, tail_len);
 }
