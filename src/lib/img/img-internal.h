@@ -106,6 +106,27 @@ struct rh_img_writer {
 
 /* pread exactly len bytes at off of img's file. A range past the end of
  * the file is RH_ERR_CORRUPT ("what ... beyond the end of the file"). */
+/* ---- tcache.c: the few metadata tables a reader keeps (qcow2 L2 tables,
+ * vmdk grain tables), least recently used out first. ---- */
+#define IMG_TCACHE_SLOTS 16
+struct img_tslot {
+	uint64_t key;  /* where the table lives in the file; 0 = empty slot */
+	uint64_t used; /* LRU tick */
+	void *t;       /* the validated table */
+};
+struct img_tcache {
+	struct img_tslot slot[IMG_TCACHE_SLOTS];
+	uint64_t tick;
+};
+/* The cached table for key (non-zero), or NULL with *victim set to the
+ * least recently used slot, emptied and with a table of bytes allocated,
+ * for the caller to fill and then hand to img_tcache_put (*victim is NULL
+ * when out of memory). */
+void *img_tcache_get(struct img_tcache *c, uint64_t key, size_t bytes, struct img_tslot **victim);
+/* Mark the filled slot s as holding key's table. */
+void img_tcache_put(struct img_tcache *c, struct img_tslot *s, uint64_t key);
+void img_tcache_free(struct img_tcache *c);
+
 int img_read_at(struct rh_img *img, void *buf, size_t len, uint64_t off, const char *what);
 
 /* pwrite exactly len bytes; ENOSPC maps to RH_ERR_NOSPACE. */

@@ -64,15 +64,7 @@
 #define EXT_CRYPTO 0x0537be77u
 #define EXT_DATA_FILE 0x44415441u
 
-#define L2_CACHE_SIZE 16
-
 enum { CT_ZLIB = 0, CT_ZSTD = 1 };
-
-struct l2_slot {
-	uint64_t offset;  /* host offset of the table, 0 = empty slot */
-	uint64_t *t;      /* l2_entries validated entries, host order */
-	uint64_t used;    /* LRU tick */
-};
 
 struct qcow2 {
 	uint32_t version;
@@ -93,8 +85,7 @@ struct qcow2 {
 	bool has_bitmaps;
 	unsigned csize_shift;
 	uint64_t csize_mask, coffset_mask;
-	struct l2_slot cache[L2_CACHE_SIZE];
-	uint64_t tick;
+	struct img_tcache l2cache; /* keyed by host offset; l2_entries validated entries, host order */
 	uint8_t *cbuf;            /* decompressed cluster */
 	uint64_t cbuf_entry;      /* L2 entry cbuf holds, 0 = none */
 	uint8_t *zin;             /* compressed input, 2 clusters */
@@ -402,8 +393,7 @@ static void qcow2_close(struct rh_img *img)
 
 	if (q == NULL)
 		return;
-	for (int i = 0; i < L2_CACHE_SIZE; i++)
-		free(q->cache[i].t);
+	img_tcache_free(&q->l2cache);
 	free(q->l1);
 	free(q->reft);
 	free(q->cbuf);
@@ -464,24 +454,18 @@ fail:
 /* The validated L2 table at host offset off, from the cache or the file. */
 static int l2_get(struct rh_img *img, struct qcow2 *q, uint64_t off, const uint64_t **table)
 {
-	struct l2_slot *victim = &q->cache[0];
+	struct img_tslot *victim;
+	uint64_t *t;
 	uint8_t *raw;
 	int rc;
 
-	*table = NULL;
-	for (int i = 0; i < L2_CACHE_SIZE; i++) {
-		if (q->cache[i].offset == off) {
-			q->cache[i].used = ++q->tick;
-			*table = q->cache[i].t;
-			return 0;
-		}
-		if (q->cache[i].used < victim->used)
-			victim = &q->cache[i];
-	}
-	if (victim->t == NULL && (victim->t = img_calloc(q->l2_entries, 8)) == NULL)
+	*table = img_tcache_get(&q->l2cache, off, q->l2_entries * 8, &victim);
+	if (*table != NULL)
+		return 0;
+	if (victim == NULL)
 		return RH_ERR_NOMEM;
-	victim->offset = 0;
-	raw = (uint8_t *)victim->t;
+	t = victim->t;
+	raw = (uint8_t *)t;
 	if ((rc = img_read_at(img, raw, q->cluster_size, off, "L2 table")) < 0)
 		return rc;
 	for (uint64_t i = 0; i < q->l2_entries; i++) {
@@ -492,11 +476,10 @@ static int l2_get(struct rh_img *img, struct qcow2 *q, uint64_t off, const uint6
 			return corrupt(img, "L2 table at %llu, entry %llu (0x%016llx): %s",
 				       (unsigned long long)off, (unsigned long long)i,
 				       (unsigned long long)e, why);
-		victim->t[i] = e;
+		t[i] = e;
 	}
-	victim->offset = off;
-	victim->used = ++q->tick;
-	*table = victim->t;
+	img_tcache_put(&q->l2cache, victim, off);
+	*table = t;
 	return 0;
 }
 

@@ -50,14 +50,7 @@
 #define VMDK_MAX_DESC_SECTORS 2048u    /* 1 MiB */
 #define VMDK_DESC_SECTORS 20u
 #define VMDK_GRAIN_SECTORS 128u        /* 64 KiB, what we write */
-#define GT_CACHE 16
 #define VMDK_JOB_UNITS 16u
-
-struct gt_slot {
-	uint64_t sector;   /* GT position, 0 = empty */
-	uint32_t *t;       /* validated entries */
-	uint64_t used;
-};
 
 struct vmdk {
 	uint32_t version, flags;
@@ -70,8 +63,7 @@ struct vmdk {
 	uint32_t gd_entries;
 	uint32_t *gd;             /* validated, host order */
 	char create_type[40];
-	struct gt_slot cache[GT_CACHE];
-	uint64_t tick;
+	struct img_tcache gtcache; /* keyed by GT sector; validated entries */
 	uint8_t *gbuf;            /* decompressed grain */
 	uint64_t gbuf_sector;     /* grain in gbuf, 0 = none */
 	uint8_t *zin;             /* compressed input */
@@ -240,8 +232,7 @@ static void vmdk_close(struct rh_img *img)
 
 	if (v == NULL)
 		return;
-	for (int i = 0; i < GT_CACHE; i++)
-		free(v->cache[i].t);
+	img_tcache_free(&v->gtcache);
 	free(v->gd);
 	free(v->gbuf);
 	free(v->zin);
@@ -334,24 +325,18 @@ fail:
 
 static int gt_get(struct rh_img *img, struct vmdk *v, uint32_t sector, const uint32_t **table)
 {
-	struct gt_slot *victim = &v->cache[0];
+	struct img_tslot *victim;
+	uint32_t *t;
 	uint8_t *raw;
 	int rc;
 
-	*table = NULL;
-	for (int i = 0; i < GT_CACHE; i++) {
-		if (v->cache[i].sector == sector) {
-			v->cache[i].used = ++v->tick;
-			*table = v->cache[i].t;
-			return 0;
-		}
-		if (v->cache[i].used < victim->used)
-			victim = &v->cache[i];
-	}
-	if (victim->t == NULL && (victim->t = img_calloc(v->gtes, 4)) == NULL)
+	*table = img_tcache_get(&v->gtcache, sector, (size_t)v->gtes * 4, &victim);
+	if (*table != NULL)
+		return 0;
+	if (victim == NULL)
 		return RH_ERR_NOMEM;
-	victim->sector = 0;
-	raw = (uint8_t *)victim->t;
+	t = victim->t;
+	raw = (uint8_t *)t;
 	if ((rc = img_read_at(img, raw, (size_t)v->gtes * 4, (uint64_t)sector * VMDK_SECTOR,
 			      "grain table")) < 0)
 		return rc;
@@ -362,11 +347,10 @@ static int gt_get(struct rh_img *img, struct vmdk *v, uint32_t sector, const uin
 		if (why != NULL)
 			return corrupt(img, "grain table at sector %u, entry %u (sector %u): %s", sector, i,
 				       e, why);
-		victim->t[i] = e;
+		t[i] = e;
 	}
-	victim->sector = sector;
-	victim->used = ++v->tick;
-	*table = victim->t;
+	img_tcache_put(&v->gtcache, victim, sector);
+	*table = t;
 	return 0;
 }
 
