@@ -324,6 +324,11 @@ int rh_store_source_get(struct rh_store *st, const char *tenant, const char *id,
 	return rc;
 }
 
+static json_t *source_list_doc(struct rh_store *st, const struct st_rows *r, size_t row)
+{
+	return source_doc(st, r, row, false);
+}
+
 int rh_store_source_list(struct rh_store *st, const char *tenant, const struct rh_source_filter *f,
 			 int64_t limit, int64_t offset, json_t **out)
 {
@@ -333,44 +338,16 @@ int rh_store_source_list(struct rh_store *st, const char *tenant, const struct r
 		"      ($2 = 2 AND (heartbeat_at IS NULL OR heartbeat_at < $3)))"
 		" AND ($4 = '' OR substr(name, 1, length($4)) = $4)"
 		" AND ($5 = '' OR os_type = $5)";
-	struct st_conn *c;
-	struct st_rows r = { 0 }, cnt = { 0 };
 	struct sv p[] = { SVS(tenant), SVI(f ? f->connection : 0),
 			  SVI(st_now(st) - st->heartbeat_timeout), SVS(f && f->name ? f->name : ""),
 			  SVS(f && f->os_type ? f->os_type : ""), SVI(limit), SVI(offset) };
-	char sql[1024];
-	json_t *items;
-	int rc;
 
 	*out = NULL;
 	if (limit < 1 || limit > RH_STORE_MAX_PAGE || offset < 0)
 		return rh_seterr(RH_ERR_RANGE, "limit must be 1 to %d and offset >= 0",
 				 RH_STORE_MAX_PAGE);
-	rc = st_acquire(st, &c);
-	if (rc < 0)
-		return rc;
-	snprintf(sql, sizeof sql, "SELECT COUNT(*)%s", cond);
-	rc = st_exec(st, c, sql, p, RH_ARRAY_SIZE(p), &cnt);
-	if (rc == 0) {
-		snprintf(sql, sizeof sql, "SELECT %s%s ORDER BY name, id LIMIT $6 OFFSET $7",
-			 source_columns, cond);
-		rc = st_exec(st, c, sql, p, RH_ARRAY_SIZE(p), &r);
-	}
-	st_release(st, c, rc);
-	if (rc < 0)
-		goto out;
-	items = json_array();
-	for (size_t i = 0; items != NULL && i < r.nrows; i++)
-		json_array_append_new(items, source_doc(st, &r, i, false));
-	*out = json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
-			 (json_int_t)st_int(&cnt, 0, 0), "limit", (json_int_t)limit,
-			 "offset", (json_int_t)offset);
-	if (*out == NULL)
-		rc = rh_seterr(RH_ERR_NOMEM, "source list");
-out:
-	st_rows_free(&r);
-	st_rows_free(&cnt);
-	return rc;
+	return st_list_page(st, source_columns, cond, " ORDER BY name, id LIMIT $6 OFFSET $7", p,
+			    RH_ARRAY_SIZE(p), limit, offset, source_list_doc, "source list", out);
 }
 
 int rh_store_source_delete(struct rh_store *st, const char *tenant, const char *id)

@@ -102,6 +102,14 @@ void st_rows_free(struct st_rows *r);
 const char *st_cell(const struct st_rows *r, size_t row, size_t col);
 int64_t st_int(const struct st_rows *r, size_t row, size_t col);
 int64_t st_now(struct rh_store *st);
+/* One page of a list: "SELECT COUNT(*)" + cond, then "SELECT columns" +
+ * cond + tail (ORDER BY ... LIMIT/OFFSET, numbered after cond's params),
+ * each row turned into a document by doc; *out is {items, total, limit,
+ * offset}. what names the list in errors. */
+typedef json_t *(*st_doc_fn)(struct rh_store *st, const struct st_rows *r, size_t row);
+int st_list_page(struct rh_store *st, const char *columns, const char *cond, const char *tail,
+		 const struct sv *p, size_t np, int64_t limit, int64_t offset, st_doc_fn doc,
+		 const char *what, json_t **out);
 int st_new_id(const char *prefix, char *buf, size_t len);
 /* JSON helpers: time or null, text or null, parse stored JSON (or null). */
 json_t *st_jtime(int64_t t);

@@ -571,3 +571,40 @@ int rh_store_nonce_use(struct rh_store *st, const char *ak, const char *nonce, i
 	st_release(st, c, rc);
 	return rc;
 }
+
+int st_list_page(struct rh_store *st, const char *columns, const char *cond, const char *tail,
+		 const struct sv *p, size_t np, int64_t limit, int64_t offset, st_doc_fn doc,
+		 const char *what, json_t **out)
+{
+	struct st_conn *c;
+	struct st_rows r = { 0 }, cnt = { 0 };
+	char sql[2048];
+	json_t *items;
+	int rc;
+
+	*out = NULL;
+	rc = st_acquire(st, &c);
+	if (rc < 0)
+		return rc;
+	snprintf(sql, sizeof sql, "SELECT COUNT(*)%s", cond);
+	rc = st_exec(st, c, sql, p, np, &cnt);
+	if (rc == 0) {
+		snprintf(sql, sizeof sql, "SELECT %s%s%s", columns, cond, tail);
+		rc = st_exec(st, c, sql, p, np, &r);
+	}
+	st_release(st, c, rc);
+	if (rc < 0)
+		goto out;
+	items = json_array();
+	for (size_t i = 0; items != NULL && i < r.nrows; i++)
+		json_array_append_new(items, doc(st, &r, i));
+	*out = json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
+			 (json_int_t)st_int(&cnt, 0, 0), "limit", (json_int_t)limit,
+			 "offset", (json_int_t)offset);
+	if (*out == NULL)
+		rc = rh_seterr(RH_ERR_NOMEM, "%s", what);
+out:
+	st_rows_free(&r);
+	st_rows_free(&cnt);
+	return rc;
+}

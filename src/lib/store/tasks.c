@@ -392,6 +392,11 @@ int rh_store_task_events(struct rh_store *st, const char *tenant, const char *id
 	return *out ? 0 : rh_seterr(RH_ERR_NOMEM, "events");
 }
 
+static json_t *task_list_doc(struct rh_store *st, const struct st_rows *r, size_t row)
+{
+	return task_doc(st, NULL, r, row);
+}
+
 int rh_store_task_list(struct rh_store *st, const char *tenant, const char *state,
 		       const char *source_id, int64_t limit, int64_t offset, json_t **out)
 {
@@ -399,10 +404,6 @@ int rh_store_task_list(struct rh_store *st, const char *tenant, const char *stat
 				   " AND ($3 = '' OR source_id = $3)";
 	struct sv p[] = { SVS(tenant), SVS(state ? state : ""), SVS(source_id ? source_id : ""),
 			  SVI(limit), SVI(offset) };
-	struct st_conn *c;
-	struct st_rows r = { 0 }, cnt = { 0 };
-	char sql[1024];
-	json_t *items;
 	int rc;
 
 	*out = NULL;
@@ -416,31 +417,8 @@ int rh_store_task_list(struct rh_store *st, const char *tenant, const char *stat
 		if (rc < 0)
 			return rc;
 	}
-	rc = st_acquire(st, &c);
-	if (rc < 0)
-		return rc;
-	snprintf(sql, sizeof sql, "SELECT COUNT(*)%s", cond);
-	rc = st_exec(st, c, sql, p, RH_ARRAY_SIZE(p), &cnt);
-	if (rc == 0) {
-		snprintf(sql, sizeof sql, "SELECT %s%s ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
-			 task_columns, cond);
-		rc = st_exec(st, c, sql, p, RH_ARRAY_SIZE(p), &r);
-	}
-	st_release(st, c, rc);
-	if (rc < 0)
-		goto out;
-	items = json_array();
-	for (size_t i = 0; items != NULL && i < r.nrows; i++)
-		json_array_append_new(items, task_doc(st, NULL, &r, i));
-	*out = json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
-			 (json_int_t)st_int(&cnt, 0, 0), "limit", (json_int_t)limit,
-			 "offset", (json_int_t)offset);
-	if (*out == NULL)
-		rc = rh_seterr(RH_ERR_NOMEM, "task list");
-out:
-	st_rows_free(&r);
-	st_rows_free(&cnt);
-	return rc;
+	return st_list_page(st, task_columns, cond, " ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
+			    p, RH_ARRAY_SIZE(p), limit, offset, task_list_doc, "task list", out);
 }
 
 /* ---- state changes ---- */
