@@ -18,11 +18,20 @@ enum {
 	EXIT_BLOCKED = 3, /* inspect/precheck: migration blocked by an error-level check */
 };
 
+/* A word after a command that names one of its own subcommands
+ * (`rehost target cutover`): run gets argv[0] = the word. */
+struct cli_sub {
+	const char *word;
+	int (*run)(int argc, char **argv);
+	void (*usage)(FILE *out);
+};
+
 struct cli_cmd {
 	const char *name;
 	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 	const char *summary;
 	void (*usage)(FILE *out);
+	const struct cli_sub *subs; /* NULL-word-terminated, or NULL for none */
 };
 
 /* Subcommands (cmd-NAME.c). Each returns an EXIT_* status. */
@@ -41,6 +50,7 @@ int cmd_keygen(int argc, char **argv);
 void usage_keygen(FILE *out);
 int cmd_target(int argc, char **argv);
 void usage_target(FILE *out);
+extern const struct cli_sub target_subcommands[];
 int cmd_migrate(int argc, char **argv);
 void usage_migrate(FILE *out);
 int cmd_verify(int argc, char **argv);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "rehost/dirs.h"
 #include "rehost/err.h"
 #include "rehost/fileverify.h"
 #include "rehost/json.h"
@@ -109,30 +110,6 @@ static void on_entry(enum rh_fverify_kind kind, const char *path, const char *de
 		fprintf(stderr, "rehost verify: %s %s: %s\n", rh_fverify_kind_name(kind), path, detail);
 	else if (cs->shown == MAX_SHOWN + 1)
 		fprintf(stderr, "rehost verify: ... more in the result log\n");
-}
-
-/* mkdir -p with mode 0750 for the missing components. */
-static int make_dirs(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof buf)
-		return rh_seterr(RH_ERR_INVAL, "log directory '%s'", path);
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-				return rh_seterr_errno(errno, "log directory %s", buf);
-			*p = c;
-			if (c == '\0')
-				break;
-		}
-	}
-	return 0;
 }
 
 static void print_verdict(FILE *f, const struct rh_fverify_stats *st, const char *log)
@@ -229,7 +206,7 @@ static int verify_files(int argc, char **argv)
 		return cli_usage_error("verify", "file mode needs --source DIR and --target DIR");
 	if (log_dir == NULL)
 		log_dir = state_dir;
-	if ((rc = make_dirs(log_dir)) < 0) {
+	if ((rc = rh_mkdir_parents(log_dir, 0750, "log directory")) < 0) {
 		cli_report(rc, "verify");
 		return EXIT_FAIL;
 	}

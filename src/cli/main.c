@@ -9,20 +9,21 @@
 #include "rehost/log.h"
 
 static const struct cli_cmd commands[] = {
-	{ "inspect", cmd_inspect, "collect the source inventory and run the migration pre-checks", usage_inspect },
-	{ "target", cmd_target, "receive disks from an agent into image files or devices", usage_target },
-	{ "migrate", cmd_migrate, "copy source disks to a target, block level, resumable", usage_migrate },
-	{ "sync", cmd_sync, "bring a migrated target up to date, once, continuously or frozen", usage_sync },
-	{ "verify", cmd_verify, "compare source and target: per-chunk checksums of disks, or files (quick or CRC-64)", usage_verify },
-	{ "server", cmd_server, "run the control plane: REST API, access keys, task state machine", usage_server },
-	{ "ctl", cmd_ctl, "client of the control plane: sources, tasks, actions, progress", usage_ctl },
-	{ "postconf", cmd_postconf, "make migrated target disks boot on KVM/virtio (fstab, network, initramfs, GRUB)", usage_postconf },
-	{ "boot-test", cmd_boot_test, "boot a migrated target in QEMU (-snapshot) and check it reaches a login prompt", usage_boot_test },
-	{ "image", cmd_image, "export, convert, inspect and check disk images (raw, qcow2, vhd, vmdk)", usage_image },
-	{ "keygen", cmd_keygen, "create the TLS keys for agent and target", usage_keygen },
-	{ "errors", cmd_errors, "list the SMS.xxxx error catalogue or explain one code", usage_errors },
-	{ "config", cmd_config, "check a rehost.conf or print the documented defaults", usage_config },
-	{ "version", cmd_version, "print the version", usage_version },
+	{ "inspect", cmd_inspect, "collect the source inventory and run the migration pre-checks", usage_inspect, NULL },
+	{ "target", cmd_target, "receive disks from an agent into image files or devices", usage_target,
+	  target_subcommands },
+	{ "migrate", cmd_migrate, "copy source disks to a target, block level, resumable", usage_migrate, NULL },
+	{ "sync", cmd_sync, "bring a migrated target up to date, once, continuously or frozen", usage_sync, NULL },
+	{ "verify", cmd_verify, "compare source and target: per-chunk checksums of disks, or files (quick or CRC-64)", usage_verify, NULL },
+	{ "server", cmd_server, "run the control plane: REST API, access keys, task state machine", usage_server, NULL },
+	{ "ctl", cmd_ctl, "client of the control plane: sources, tasks, actions, progress", usage_ctl, NULL },
+	{ "postconf", cmd_postconf, "make migrated target disks boot on KVM/virtio (fstab, network, initramfs, GRUB)", usage_postconf, NULL },
+	{ "boot-test", cmd_boot_test, "boot a migrated target in QEMU (-snapshot) and check it reaches a login prompt", usage_boot_test, NULL },
+	{ "image", cmd_image, "export, convert, inspect and check disk images (raw, qcow2, vhd, vmdk)", usage_image, NULL },
+	{ "keygen", cmd_keygen, "create the TLS keys for agent and target", usage_keygen, NULL },
+	{ "errors", cmd_errors, "list the SMS.xxxx error catalogue or explain one code", usage_errors, NULL },
+	{ "config", cmd_config, "check a rehost.conf or print the documented defaults", usage_config, NULL },
+	{ "version", cmd_version, "print the version", usage_version, NULL },
 };
 
 static void usage(FILE *out)
@@ -55,9 +56,23 @@ static const struct cli_cmd *find_command(const char *name)
 	return NULL;
 }
 
+/* The subcommand argv[1] names (`rehost target cutover`), or NULL. */
+static const struct cli_sub *find_sub(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	if (cmd->subs == NULL || argc < 2)
+		return NULL;
+	for (const struct cli_sub *s = cmd->subs; s->word != NULL; s++)
+		if (strcmp(s->word, argv[1]) == 0)
+			return s;
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const struct cli_cmd *cmd;
+	const struct cli_sub *sub;
+	int (*run)(int argc, char **argv);
+	void (*print_usage)(FILE *out);
 	int i = 1, rc;
 
 	/* Global options come before the subcommand, like git's. */
@@ -100,7 +115,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "help") == 0) {
 		if (i + 1 < argc && (cmd = find_command(argv[i + 1])) != NULL) {
-			cmd->usage(stdout);
+			sub = find_sub(cmd, argc - i - 1, argv + i + 1);
+			if (sub != NULL)
+				sub->usage(stdout);
+			else
+				cmd->usage(stdout);
 			return EXIT_OK;
 		}
 		usage(stdout);
@@ -109,11 +128,19 @@ int main(int argc, char **argv)
 	cmd = find_command(argv[i]);
 	if (cmd == NULL)
 		return cli_usage_error(NULL, "unknown command '%s' (see rehost --help)", argv[i]);
+	if ((sub = find_sub(cmd, argc - i, argv + i)) != NULL) {
+		i++;
+		run = sub->run;
+		print_usage = sub->usage;
+	} else {
+		run = cmd->run;
+		print_usage = cmd->usage;
+	}
 	if (cli_wants_help(argc - i, argv + i)) {
-		cmd->usage(stdout);
+		print_usage(stdout);
 		return EXIT_OK;
 	}
-	rc = cmd->run(argc - i, argv + i);
+	rc = run(argc - i, argv + i);
 	rh_log_close();
 	return rc;
 }

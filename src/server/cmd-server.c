@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "rehost/auth.h"
+#include "rehost/dirs.h"
 #include "rehost/err.h"
 #include "rehost/json.h"
 #include "rehost/log.h"
@@ -158,9 +159,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *first_arg)
 
 static int make_state_dir(const char *dir)
 {
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return rh_seterr_errno(errno, "cannot create state directory %s", dir);
-	return 0;
+	return rh_mkdir_parents(dir, 0700, "state directory");
 }
 
 /* Open the store with the master key; check that the key is the one the

@@ -208,6 +208,14 @@ static bool open_route(const char *method, const char *url)
 	       (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0);
 }
 
+static enum MHD_Result refuse_too_big(struct MHD_Connection *conn, struct req_state *rs,
+				      struct api_resp *resp)
+{
+	api_error(resp, 413, "too-large", NULL, NULL, "request body larger than %u bytes",
+		  MAX_BODY);
+	return send_resp(conn, rs, resp);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -231,9 +239,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		clock_gettime(CLOCK_MONOTONIC, &rs->start);
 		snprintf(rs->method, sizeof rs->method, "%s", method);
 		rs->route = "other";
-		if (cl != NULL && strtoull(cl, NULL, 10) > MAX_BODY)
-			rs->too_big = true;
 		*con_cls = rs;
+		/* A declared length over the limit is refused before any of the
+		 * body is read: the client learns at once, and the server does
+		 * not spend a connection thread draining megabytes it will drop.
+		 * MHD closes the connection after this response, as the body was
+		 * not consumed. */
+		if (cl != NULL && strtoull(cl, NULL, 10) > MAX_BODY) {
+			rs->too_big = true;
+			return refuse_too_big(conn, rs, &resp);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -242,11 +257,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (rs->too_big) {
-		api_error(&resp, 413, "too-large", NULL, NULL, "request body larger than %u bytes",
-			  MAX_BODY);
-		return send_resp(conn, rs, &resp);
-	}
+	if (rs->too_big)
+		return refuse_too_big(conn, rs, &resp);
 	req.srv = h->srv;
 	req.method = method;
 	req.path = url;

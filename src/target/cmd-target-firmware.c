@@ -20,6 +20,24 @@ static const char *needs(enum rh_firmware fw)
 	}
 }
 
+void usage_target_firmware(FILE *out)
+{
+	fprintf(out,
+		"usage: rehost target firmware (--disk-dir DIR [--disk N] | --disk DEV)\n"
+		"                              [--expect bios|uefi] [--json]\n"
+		"\n"
+		"Tell which firmware a received boot disk needs: BIOS (boot code in the MBR\n"
+		"or a BIOS boot partition), UEFI (an EFI System Partition with a loader),\n"
+		"either, or cannot tell. With --expect, exit 1 with the seed's firmware\n"
+		"mismatch message when the target's firmware differs. See docs/target.md.\n"
+		"\n"
+		"  --disk-dir DIR        the listener's directory; --disk N picks diskN.raw\n"
+		"                        (default 0)\n"
+		"  --disk DEV            a block device or file\n"
+		"  --expect bios|uefi    the firmware the target will boot with\n"
+		"  --json                print the result as JSON\n");
+}
+
 int cmd_target_firmware(int argc, char **argv)
 {
 	static const struct option opts[] = {

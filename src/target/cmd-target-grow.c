@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "rehost/diskprep.h"
+#include "rehost/dirs.h"
 #include "rehost/err.h"
 #include "rehost/num.h"
 #include "rehost/repl.h"
@@ -31,6 +32,30 @@ int target_one_disk(const char *cmd, const char *disk_dir, const char *disk, cha
 				       RH_SNAP_MAX_DISKS - 1, disk);
 	snprintf(path, len, "%s/disk%llu.raw", disk_dir, (unsigned long long)n);
 	return 0;
+}
+
+void usage_target_grow(FILE *out)
+{
+	fprintf(out,
+		"usage: rehost target grow (--disk-dir DIR [--disk N] | --disk DEV [--state-dir DIR])\n"
+		"                          [--size SIZE] [--no-grow-partition] [--no-grow-fs]\n"
+		"\n"
+		"Fit a received disk's partition table to a larger target disk: an image is\n"
+		"first extended to SIZE (e.g. 60G; a device keeps its size), a GPT's backup\n"
+		"header moves to the new end, the last partition grows to fill the disk and\n"
+		"its ext2/3/4, xfs or LVM physical volume grows with it. Never shrinks.\n"
+		"\n"
+		"  --disk-dir DIR        the listener's directory; --disk N picks diskN.raw\n"
+		"                        (default 0)\n"
+		"  --disk DEV            a block device or file as given to the listener\n"
+		"  --state-dir DIR       its state directory with --disk DEV (default\n"
+		"                        " TARGET_DEFAULT_STATE_DIR ")\n"
+		"  --size SIZE           extend an image file to SIZE first\n"
+		"  --no-grow-partition   leave the partitions as they are\n"
+		"  --no-grow-fs          grow the partition but not what is inside it\n"
+		"\n"
+		"Refuses to run while a replication session writes the disk. See\n"
+		"docs/target.md.\n");
 }
 
 int cmd_target_grow(int argc, char **argv)
@@ -75,8 +100,7 @@ int cmd_target_grow(int argc, char **argv)
 	if ((rc = target_one_disk(cmd, disk_dir, disk, path, sizeof path)) != 0)
 		return rc;
 	/* Never under a replication session or a snapshot. */
-	if (disk_dir == NULL && mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
-		rh_seterr_errno(errno, "cannot create state directory %s", state_dir);
+	if (disk_dir == NULL && rh_mkdir_parents(state_dir, 0700, "state directory") < 0) {
 		cli_report(rh_lasterr_code(), NULL);
 		return EXIT_FAIL;
 	}

@@ -33,6 +33,43 @@ static const char *opt_name(int val)
 	return "?";
 }
 
+#define DISKS_HELP \
+	"DISKS is --disk-dir DIR (the listener's), or --disk DEV... [--state-dir DIR]\n" \
+	"(default state directory " TARGET_DEFAULT_STATE_DIR "). Refuses to run while a\n" \
+	"replication session writes the disks. See docs/snapshots.md.\n"
+
+void usage_target_snapshot(FILE *out)
+{
+	fprintf(out,
+		"usage: rehost target snapshot DISKS --name NAME\n"
+		"       rehost target snapshot DISKS --delete NAME\n"
+		"\n"
+		"Snapshot every received disk under NAME ([a-z0-9-]{1,32}), replacing a\n"
+		"snapshot of that name; cutover takes `sync` before and `cutover` after its\n"
+		"changes. Files are reflinked where the filesystem allows, else copied\n"
+		"sparsely; each disk's XXH3 digest is recorded for rollback. --delete\n"
+		"removes one.\n\n" DISKS_HELP);
+}
+
+void usage_target_snapshots(FILE *out)
+{
+	fprintf(out,
+		"usage: rehost target snapshots DISKS [--json]\n"
+		"\n"
+		"List the snapshots of the received disks: name, creation time, disk count,\n"
+		"size and space used.\n\n" DISKS_HELP);
+}
+
+void usage_target_rollback(FILE *out)
+{
+	fprintf(out,
+		"usage: rehost target rollback DISKS --to NAME\n"
+		"\n"
+		"Put snapshot NAME back on the received disks, after checking its digests;\n"
+		"a damaged snapshot is refused and the disks are left as they are. The\n"
+		"digests are checked again after the copy.\n\n" DISKS_HELP);
+}
+
 struct snap_args {
 	struct target_disks disks;
 	struct rh_snap_target t;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "rehost/dirs.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
 #include "rehost/net.h"
@@ -68,17 +69,16 @@ void usage_target(FILE *out)
 		"See docs/snapshots.md and docs/target.md.\n");
 }
 
-/* `rehost target WORD ...`: the subcommands on received disks. */
-static const struct {
-	const char *word;
-	int (*run)(int argc, char **argv);
-} subcommands[] = {
-	{ "snapshot", cmd_target_snapshot },
-	{ "snapshots", cmd_target_snapshots },
-	{ "rollback", cmd_target_rollback },
-	{ "grow", cmd_target_grow },
-	{ "firmware", cmd_target_firmware },
-	{ "cutover", cmd_target_cutover },
+/* `rehost target WORD ...`: the subcommands on received disks (main.c
+ * dispatches them and their --help). */
+const struct cli_sub target_subcommands[] = {
+	{ "snapshot", cmd_target_snapshot, usage_target_snapshot },
+	{ "snapshots", cmd_target_snapshots, usage_target_snapshots },
+	{ "rollback", cmd_target_rollback, usage_target_rollback },
+	{ "grow", cmd_target_grow, usage_target_grow },
+	{ "firmware", cmd_target_firmware, usage_target_firmware },
+	{ "cutover", cmd_target_cutover, usage_target_cutover },
+	{ NULL, NULL, NULL },
 };
 
 static volatile sig_atomic_t stopping;
@@ -112,10 +112,6 @@ int cmd_target(int argc, char **argv)
 	uint16_t port;
 	int c, lfd, rc, status = EXIT_FAIL;
 
-	if (argc > 1)
-		for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-			if (strcmp(argv[1], subcommands[i].word) == 0)
-				return subcommands[i].run(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen_addr = optarg; break;
@@ -142,8 +138,7 @@ int cmd_target(int argc, char **argv)
 	ro.devices = devices;
 	snapt = (struct rh_snap_target){ .disk_dir = ro.disk_dir, .devices = ro.disk_dir ? NULL : devices,
 					 .ndevices = ro.disk_dir ? 0 : ro.ndevices, .state_dir = ro.state_dir };
-	if (ro.disk_dir == NULL && mkdir(ro.state_dir, 0700) < 0 && errno != EEXIST) {
-		rh_seterr_errno(errno, "cannot create state directory %s", ro.state_dir);
+	if (ro.disk_dir == NULL && rh_mkdir_parents(ro.state_dir, 0700, "state directory") < 0) {
 		cli_report(rh_lasterr_code(), NULL);
 		return EXIT_FAIL;
 	}

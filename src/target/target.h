@@ -14,6 +14,9 @@
 int cmd_target_snapshot(int argc, char **argv);
 int cmd_target_snapshots(int argc, char **argv);
 int cmd_target_rollback(int argc, char **argv);
+void usage_target_snapshot(FILE *out);
+void usage_target_snapshots(FILE *out);
+void usage_target_rollback(FILE *out);
 /* cmd-target-cutover.c: sync snapshot, postconf, cutover snapshot. */
 int cmd_target_cutover(int argc, char **argv);
 void usage_target_cutover(FILE *out);
@@ -24,8 +27,10 @@ bool target_is_configured(const struct rh_snap_target *t);
 int target_unconfigure(const struct rh_snap_target *t);
 /* cmd-target-grow.c */
 int cmd_target_grow(int argc, char **argv);
+void usage_target_grow(FILE *out);
 /* cmd-target-firmware.c */
 int cmd_target_firmware(int argc, char **argv);
+void usage_target_firmware(FILE *out);
 
 /* The disk selection every subcommand takes: --disk-dir DIR, or
  * --disk DEV (repeated, in order) with --state-dir DIR. */

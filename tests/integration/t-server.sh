@@ -68,6 +68,30 @@ assert_grep 'rehost_auth_failures_total\{reason="replayed"\} 1' "$T/out"
 assert_grep 'rehost_auth_failures_total\{reason="clock-skew"\} 2' "$T/out"
 log "signature checks passed"
 
+# ---- a body over the limit is refused from its Content-Length alone ----
+# Headers only, no body: the 413 must come before any body byte is sent
+# (a server that waited for the body would answer nothing within 5 s).
+python3 - "$URL" "$CACERT" >"$T/out" 2>&1 <<'PY' || { cat "$T/out" >&2; fail "no early 413"; }
+import socket, ssl, sys, time, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+with socket.create_connection((u.hostname, u.port), timeout=5) as raw:
+    with ctx.wrap_socket(raw, server_hostname=u.hostname) as s:
+        t0 = time.monotonic()
+        s.sendall(b"POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1073741824\r\n\r\n")
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        print(got.split(b"\r\n")[0].decode(), "after %.2f s" % (time.monotonic() - t0))
+        sys.exit(0 if got.startswith(b"HTTP/1.1 413") else 1)
+PY
+assert_grep '^HTTP/1.1 413' "$T/out"
+log "oversized body refused early: $(cat "$T/out")"
+
 # ---- tenants: another tenant sees nothing of acme's ----
 ACME_AK=$AK ACME_SK=$SK
 server_keys "$STATE" "$DB" other

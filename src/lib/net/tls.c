@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "rehost/dirs.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
 #include "rehost/tls.h"
@@ -174,8 +175,8 @@ int rh_tls_keygen(const char *dir)
 	char path[4096], name[64];
 	int rc;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return rh_seterr_errno(errno, "cannot create key directory %s", dir);
+	if ((rc = rh_mkdir_parents(dir, 0700, "key directory")) < 0)
+		return rc;
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
 		if (access(path, F_OK) == 0)

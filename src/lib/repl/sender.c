@@ -22,6 +22,7 @@
 #include "sender-internal.h"
 #include "rehost/checked.h"
 #include "rehost/crc64.h"
+#include "rehost/dirs.h"
 #include "rehost/err.h"
 #include "rehost/json.h"
 #include "rehost/log.h"
@@ -237,6 +238,11 @@ static void progress_sample(struct sender *s, bool force)
 	if (t - s->hist[old].t > 0.2) {
 		rate_raw = (double)(s->done_raw - s->hist[old].raw) / (t - s->hist[old].t);
 		rate_wire = (double)(s->done_wire - s->hist[old].wire) / (t - s->hist[old].t);
+	} else if (t > 0) {
+		/* No window yet (a job shorter than a sample interval): the
+		 * average since the start, not a misleading 0. */
+		rate_raw = (double)s->done_raw / t;
+		rate_wire = (double)s->done_wire / t;
 	}
 	done = s->done_raw + s->st->skipped_resume;
 	if (rate_raw > 0 && total >= done)
@@ -421,8 +427,8 @@ static int job_id_for(struct sender *s, char id[RH_PROTO_JOB_ID_LEN + 1])
 	uint8_t rnd[RH_PROTO_JOB_ID_LEN / 2];
 	int rc;
 
-	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
-		return rh_seterr_errno(errno, "cannot create state directory %s", o->state_dir);
+	if ((rc = rh_mkdir_parents(o->state_dir, 0700, "state directory")) < 0)
+		return rc;
 	rc = repl_state_load(o->state_dir, JOB_FILE, &j);
 	/* The job is the set of source disks; the target address may change
 	 * (a restarted target on another port): the target's own checkpoint

@@ -12,6 +12,7 @@
 
 #include "snap-internal.h"
 #include "rehost/disk.h"
+#include "rehost/dirs.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
 #include "rehost/repl.h"
@@ -210,8 +211,8 @@ int snap_lock(const struct rh_snap_target *t, const char *what, char *base, size
 	if (rc < 0)
 		return rc;
 	/* Device mode: the state directory may not exist yet. */
-	if (t->disk_dir == NULL && mkdir(base, 0700) < 0 && errno != EEXIST)
-		return rh_seterr_errno(errno, "cannot create %s", base);
+	if (t->disk_dir == NULL && (rc = rh_mkdir_parents(base, 0700, "state directory")) < 0)
+		return rc;
 	if (mkdir(root, 0700) < 0 && errno != EEXIST)
 		return rh_seterr_errno(errno, "cannot create %s", root);
 	rc = rh_target_lock(base, what, lock);
