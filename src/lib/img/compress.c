@@ -93,6 +93,24 @@ static int codec_init(struct img_pool *p, struct codec_ctx *c)
 	return rh_seterr(RH_ERR_INTERNAL, "unknown codec %d", (int)p->codec);
 }
 
+size_t img_codec_bound(enum img_codec codec, int level, size_t unit)
+{
+	struct img_pool probe = { .codec = codec, .level = level };
+	struct codec_ctx c;
+	size_t bound;
+
+	if (codec == IMG_CODEC_ZSTD)
+		return ZSTD_compressBound(unit);
+	/* Ask zlib with the parameters codec_init really uses: with memLevel 9
+	 * its bound is the conservative one (about unit + 13 %), well above
+	 * compressBound(), which only holds for compress()'s defaults. */
+	if (codec_init(&probe, &c) < 0)
+		return unit + unit / 4 + 1024;
+	bound = deflateBound(&c.z, (uLong)unit);
+	codec_release(&c);
+	return bound;
+}
+
 /* Compress one unit; returns its length code. */
 static uint32_t compress_unit(struct img_pool *p, struct codec_ctx *c, const uint8_t *in,
 			      uint8_t *out)

@@ -169,6 +169,10 @@ struct img_cjob {
 
 struct img_pool;
 
+/* The most bytes codec at level can make of unit bytes, for a writer that
+ * must compress every unit (a vmdk stream has no uncompressed grains). */
+size_t img_codec_bound(enum img_codec codec, int level, size_t unit);
+
 /* A pool compressing units of unit bytes with codec at level (0 = default).
  * A unit whose output would exceed max_out bytes is IMG_CLEN_RAW. room bytes
  * are left free before each output (for a marker). threads 0 compresses in

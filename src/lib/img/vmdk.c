@@ -830,7 +830,8 @@ static int vmdk_create(struct rh_img_writer *w)
 		if (s->gd == NULL)
 			return RH_ERR_NOMEM;
 		rc = img_pool_new(IMG_CODEC_ZLIB, w->o.compression_level, VMDK_GRAIN_SECTORS * VMDK_SECTOR,
-				  compressBound(VMDK_GRAIN_SECTORS * VMDK_SECTOR), 12,
+				  img_codec_bound(IMG_CODEC_ZLIB, w->o.compression_level,
+						  VMDK_GRAIN_SECTORS * VMDK_SECTOR), 12,
 				  w->o.threads ? w->o.threads : img_default_threads(), VMDK_JOB_UNITS,
 				  &s->pool);
 		if (rc < 0)
