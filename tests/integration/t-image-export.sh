@@ -54,6 +54,13 @@ assert_grep 'partition 1: ext4 label=root, superblock and allocation metadata va
 assert_grep 'partition 2: swap' "$T/out"
 assert_grep 'No errors were found' "$T/out"
 
+# A disk that is one bare filesystem (no partition table) exports whole.
+make_image "$T/bare.img" 16M
+mkfs.ext4 -q -F "$T/bare.img"
+expect_exit 0 "$REHOST" image export --disk "$T/bare.img" -O vmdk -c "$T/bare.vmdk"
+assert_grep 'no partitions: exporting the whole disk' "$T/err"
+qemu-img compare -q -f raw -F vmdk "$T/bare.img" "$T/bare.vmdk" || fail "bare filesystem export differs"
+
 # Other formats; --whole covers the whole disk.
 expect_exit 0 "$REHOST" image export --disk "$disk" -O vmdk -c "$T/exp.vmdk"
 qemu-img compare -q -f raw -F vmdk "$T/exp.raw" "$T/exp.vmdk" || fail "vmdk export differs from qcow2 export"

@@ -245,8 +245,10 @@ int rh_img_export_plan(struct rh_img *src, bool whole, struct rh_img_export_plan
 	}
 	/* Everything outside the data partitions is copied: the MBR, the
 	 * boot loader gap, EBRs, gaps between partitions. */
-	memcpy(sorted, pt->parts, pt->nparts * sizeof *sorted);
-	qsort(sorted, pt->nparts, sizeof *sorted, cmp_part);
+	if (pt->nparts > 0) { /* a bare filesystem has no table: parts is NULL */
+		memcpy(sorted, pt->parts, pt->nparts * sizeof *sorted);
+		qsort(sorted, pt->nparts, sizeof *sorted, cmp_part);
+	}
 	pos = 0;
 	for (size_t i = 0; i < pt->nparts && pos < p->size; i++) {
 		uint64_t s = sorted[i].start, e;
