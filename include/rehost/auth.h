@@ -1,13 +1,16 @@
 /*
  * Control-plane request authentication: access keys (AK/SK), request
- * signing with HMAC-SHA256 over a canonical request, and encryption of the
- * stored secrets. The scheme is specified in docs/api.md ("Signing
- * requests") with a worked example that tests/unit/test-auth.c checks.
+ * signing with AWS Signature Version 4, and encryption of the stored
+ * secrets. The scheme, and where rehost narrows it, is in docs/api.md
+ * ("Signing requests") with a worked example that tests/unit/test-auth.c
+ * checks; `curl --aws-sigv4 aws:amz:REGION:rehost --user AK:SK` speaks it.
  *
  * Canonical request (lines joined by "\n"):
  *   METHOD                  upper case, e.g. POST
- *   CANONICAL_PATH          each path byte outside A-Z a-z 0-9 - . _ ~ /
- *                           percent-encoded (upper-case hex), after decoding
+ *   CANONICAL_URI           the decoded path, each byte outside
+ *                           A-Z a-z 0-9 - . _ ~ / percent-encoded
+ *                           (upper-case hex), then encoded once more
+ *                           (SigV4's rule for services other than S3)
  *   CANONICAL_QUERY         name=value pairs, each encoded like the path
  *                           (and '/' too), sorted by name then value, joined
  *                           by '&'; empty when there is no query
@@ -16,14 +19,17 @@
  *                           of blanks collapsed to one space
  *   SIGNED_HEADERS          the names joined by ';'
  *   HEX(SHA256(body))       of the exact body bytes (empty body too)
- * String to sign: "REHOST-HMAC-SHA256\n" DATE "\n" HEX(SHA256(canonical)).
- * Signature: HEX(HMAC-SHA256(SK, string to sign)).
+ * Scope: YYYYMMDD/REGION/rehost/aws4_request (any region name).
+ * String to sign: "AWS4-HMAC-SHA256\n" DATE "\n" SCOPE "\n"
+ * HEX(SHA256(canonical)).
+ * Signing key: HMAC chain "AWS4" SK -> date -> region -> service ->
+ * "aws4_request". Signature: HEX(HMAC-SHA256(signing key, string to sign)).
  *
- * Headers: X-Rehost-Date (YYYYMMDDTHHMMSSZ, UTC), X-Rehost-Nonce (16-64 of
- * A-Z a-z 0-9 _ -), and
- *   Authorization: REHOST-HMAC-SHA256 Credential=AK, SignedHeaders=h1;h2,
- *                  Signature=HEX
- * host, x-rehost-date and x-rehost-nonce must be signed.
+ * Headers: X-Amz-Date (YYYYMMDDTHHMMSSZ, UTC), optionally X-Rehost-Nonce
+ * (16-64 of A-Z a-z 0-9 _ -; signed when sent), and
+ *   Authorization: AWS4-HMAC-SHA256 Credential=AK/SCOPE,
+ *                  SignedHeaders=h1;h2, Signature=HEX
+ * host and x-amz-date must be signed.
  */
 #ifndef REHOST_AUTH_H
 #define REHOST_AUTH_H
@@ -33,9 +39,13 @@
 #include <stdint.h>
 #include <time.h>
 
-#define RH_AUTH_ALGORITHM "REHOST-HMAC-SHA256"
-#define RH_AUTH_HDR_DATE "X-Rehost-Date"
+#define RH_AUTH_ALGORITHM "AWS4-HMAC-SHA256"
+#define RH_AUTH_TERMINATOR "aws4_request"
+#define RH_AUTH_SERVICE "rehost"          /* the scope's service name */
+#define RH_AUTH_DEFAULT_REGION "default"  /* region rehost's own clients sign for */
+#define RH_AUTH_HDR_DATE "X-Amz-Date"
 #define RH_AUTH_HDR_NONCE "X-Rehost-Nonce"
+#define RH_AUTH_HDR_CONTENT_SHA256 "X-Amz-Content-Sha256"
 /* Largest clock difference accepted (seed: 15 minutes, SMS.0205). */
 #define RH_AUTH_MAX_SKEW 900
 /* How long a nonce is remembered: any request it could replay has a date
@@ -68,24 +78,36 @@ struct rh_auth_request {
 	bool path_decoded;
 };
 
+/* The credential scope: YYYYMMDD/REGION/SERVICE/aws4_request. */
+struct rh_auth_scope {
+	char date[9];     /* YYYYMMDD */
+	char region[33];  /* [a-z0-9_-]{1,32} */
+	char service[33]; /* RH_AUTH_SERVICE once parsed */
+};
+
 /* Parsed Authorization header. */
 struct rh_auth_parsed {
 	char ak[64];
+	struct rh_auth_scope scope;
 	char signed_headers[512];
 	char signature[65];
 };
 
-/* The canonical request for signed_headers ("host;x-rehost-date;..."). On
+/* The canonical request for signed_headers ("host;x-amz-date;..."). On
  * success *out is a NUL-terminated string the caller frees. Returns 0,
- * RH_ERR_AUTH (a signed header is missing or the list is malformed) or
- * RH_ERR_NOMEM. */
+ * RH_ERR_AUTH (a signed header is missing, the list is malformed, or an
+ * X-Amz-Content-Sha256 header is not the body's hash) or RH_ERR_NOMEM. */
 int rh_auth_canonical(const struct rh_auth_request *req, const char *signed_headers, char **out);
 
-/* The string to sign for a canonical request; caller frees *out. */
-int rh_auth_string_to_sign(const char *date, const char *canonical, char **out);
+/* The string to sign for a canonical request (date is the X-Amz-Date
+ * value); caller frees *out. */
+int rh_auth_string_to_sign(const char *date, const struct rh_auth_scope *scope,
+			   const char *canonical, char **out);
 
-/* hex = HEX(HMAC-SHA256(sk, sts)), 64 characters + NUL. */
-int rh_auth_hmac_hex(const char *sk, const char *sts, char hex[65]);
+/* hex = the signature of sts: HMAC-SHA256 under the key derived from sk
+ * and scope; 64 characters + NUL. */
+int rh_auth_signature_hex(const char *sk, const struct rh_auth_scope *scope, const char *sts,
+			  char hex[65]);
 
 /* hex = HEX(SHA256(data)). */
 void rh_auth_sha256_hex(const void *data, size_t len, char hex[65]);
@@ -102,13 +124,16 @@ char *rh_auth_format_date(time_t t, char *buf, size_t len);
 int rh_auth_query_parse(const char *query, struct rh_auth_pair **pairs, size_t *n,
 			char **storage);
 
-/* Parse an Authorization value. Returns 0 or RH_ERR_AUTH with a detail. */
+/* Parse an Authorization value, its credential scope included (the
+ * service must be RH_AUTH_SERVICE). Returns 0 or RH_ERR_AUTH with a
+ * detail. */
 int rh_auth_parse_authorization(const char *value, struct rh_auth_parsed *out);
 
-/* Check a request signed with sk: the signed headers must include host,
- * x-rehost-date and x-rehost-nonce, the signature must match (RH_ERR_AUTH,
+/* Check a request signed with sk: the signed headers must include host and
+ * x-amz-date (and x-rehost-nonce when that header is sent), the scope's
+ * date must be X-Amz-Date's day, the signature must match (RH_ERR_AUTH,
  * SMS.0202), then the date must be within RH_AUTH_MAX_SKEW of now
- * (RH_ERR_CLOCK, SMS.0205). The nonce is not checked here (see
+ * (RH_ERR_CLOCK, SMS.0205). Replays are not checked here (see
  * rh_store_nonce_use). */
 int rh_auth_verify(const struct rh_auth_request *req, const struct rh_auth_parsed *auth,
 		   const char *sk, time_t now);
@@ -120,12 +145,14 @@ struct rh_auth_signed {
 	char authorization[RH_AUTH_MAX_HEADER];
 };
 
-/* Sign a request: method, path with optional "?query" (raw, as sent),
- * the Host header value, and the body. nonce NULL = 32 random hex
- * characters. Returns 0, RH_ERR_PARSE (bad query) or RH_ERR_NOMEM. */
-int rh_auth_sign(const char *ak, const char *sk, const char *method, const char *path_query,
-		 const char *host, const void *body, size_t body_len, time_t now,
-		 const char *nonce, struct rh_auth_signed *out);
+/* Sign a request for region (NULL: RH_AUTH_DEFAULT_REGION): method, path
+ * with optional "?query" (raw, as sent), the Host header value, and the
+ * body. Signs host, x-amz-date and x-rehost-nonce; nonce NULL = 32 random
+ * hex characters. Returns 0, RH_ERR_PARSE (bad query), RH_ERR_INVAL or
+ * RH_ERR_NOMEM. */
+int rh_auth_sign(const char *ak, const char *sk, const char *region, const char *method,
+		 const char *path_query, const char *host, const void *body, size_t body_len,
+		 time_t now, const char *nonce, struct rh_auth_signed *out);
 
 /* A new access key pair: ak is RH_AUTH_AK_LEN characters, sk
  * RH_AUTH_SK_LEN (both NUL-terminated). */

@@ -60,6 +60,11 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
 
 /* Check the request's signature; on success *tenant / *ak are set
  * (owned, caller frees). On failure out holds the 401. */
+static bool read_only(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
 static bool authenticate(struct server *srv, struct MHD_Connection *conn, const char *method,
 			 const char *url, const char *body, size_t body_len, char **tenant,
 			 char **ak_out, struct api_resp *out)
@@ -69,7 +74,8 @@ static bool authenticate(struct server *srv, struct MHD_Connection *conn, const 
 	struct rh_store_key key = { 0 };
 	struct pairs headers = { 0 }, query = { 0 };
 	struct rh_auth_request req;
-	char *sk = NULL;
+	const char *nonce;
+	char *sk = NULL, sig_nonce[sizeof auth.signature + 4];
 	const char *reason = "bad-signature";
 	int rc;
 	bool ok = false;
@@ -127,14 +133,24 @@ static bool authenticate(struct server *srv, struct MHD_Connection *conn, const 
 		api_error(out, 401, "auth-failed", "SMS.0202", NULL, "%s", rh_lasterr());
 		goto out;
 	}
-	rc = rh_store_nonce_use(srv->store, key.ak,
-				MHD_lookup_connection_value(conn, MHD_HEADER_KIND, RH_AUTH_HDR_NONCE),
-				time(NULL) + RH_AUTH_NONCE_TTL);
+	/* Replays: a nonce, when sent, is used once. Without one (curl and the
+	 * AWS signers send none), a state-changing request's signature is the
+	 * nonce: the same signed change cannot be applied twice, while reads
+	 * stay retryable. */
+	nonce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, RH_AUTH_HDR_NONCE);
+	if (nonce == NULL && !read_only(method)) {
+		snprintf(sig_nonce, sizeof sig_nonce, "sig:%s", auth.signature);
+		nonce = sig_nonce;
+	}
+	rc = nonce != NULL ? rh_store_nonce_use(srv->store, key.ak, nonce,
+						time(NULL) + RH_AUTH_NONCE_TTL)
+			   : 0;
 	if (rc == RH_ERR_EXISTS) {
 		reason = "replayed";
 		api_error(out, 401, "replayed", NULL, NULL,
-			  "request refused: its nonce was already used (a replayed request); sign "
-			  "every request with a fresh X-Rehost-Nonce");
+			  "request refused: it was already received (a replayed request); sign "
+			  "every request anew, with a fresh %s when it may repeat within a second",
+			  RH_AUTH_HDR_NONCE);
 		goto out;
 	}
 	if (rc < 0) {

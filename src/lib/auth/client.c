@@ -144,7 +144,7 @@ int rh_api_request(struct rh_api_client *c, const char *method, const char *path
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (c->ak != NULL && c->sk != NULL) {
-		rc = rh_auth_sign(c->ak, c->forged_sk ? c->forged_sk : c->sk, method, full, c->host,
+		rc = rh_auth_sign(c->ak, c->forged_sk ? c->forged_sk : c->sk, NULL, method, full, c->host,
 				  body, body ? body_len : 0, time(NULL) + c->skew, c->nonce, &sig);
 		if (rc < 0)
 			goto out;

@@ -1,4 +1,5 @@
-/* Request signing: canonical request, HMAC-SHA256, Authorization header. */
+/* Request signing: AWS Signature Version 4 (canonical request, credential
+ * scope, derived signing key, Authorization header). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,16 +38,46 @@ void rh_auth_sha256_hex(const void *data, size_t len, char hex[65])
 	to_hex(md, sizeof md, hex);
 }
 
-int rh_auth_hmac_hex(const char *sk, const char *sts, char hex[65])
+/* out may be the key's own buffer: the chain below feeds each result back. */
+static int hmac256(const void *key, size_t klen, const char *msg, unsigned char out[32])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	if (HMAC(EVP_sha256(), sk, (int)strlen(sk), (const unsigned char *)sts, strlen(sts), md,
+	if (HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), md,
 		 &mdlen) == NULL || mdlen != 32)
 		return rh_seterr(RH_ERR_INTERNAL, "HMAC-SHA256 failed");
-	to_hex(md, mdlen, hex);
+	memcpy(out, md, 32);
+	OPENSSL_cleanse(md, sizeof md);
 	return 0;
+}
+
+int rh_auth_signature_hex(const char *sk, const struct rh_auth_scope *scope, const char *sts,
+			  char hex[65])
+{
+	unsigned char k[32], md[32];
+	char *secret = NULL;
+	int rc;
+
+	/* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" SK, date), region), service),
+	 * "aws4_request"): the secret itself never signs a request. */
+	if (asprintf(&secret, "AWS4%s", sk) < 0)
+		return rh_seterr(RH_ERR_NOMEM, "signing key");
+	rc = hmac256(secret, strlen(secret), scope->date, k);
+	if (rc == 0)
+		rc = hmac256(k, sizeof k, scope->region, k);
+	if (rc == 0)
+		rc = hmac256(k, sizeof k, scope->service, k);
+	if (rc == 0)
+		rc = hmac256(k, sizeof k, RH_AUTH_TERMINATOR, k);
+	if (rc == 0)
+		rc = hmac256(k, sizeof k, sts, md);
+	if (rc == 0)
+		to_hex(md, sizeof md, hex);
+	OPENSSL_cleanse(k, sizeof k);
+	OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
+	return rc;
 }
 
 static int unhex(int c)
@@ -229,8 +260,16 @@ int rh_auth_canonical(const struct rh_auth_request *req, const char *signed_head
 		goto out;
 	}
 	rc = rh_buf_putf(b, "%s\n", req->method);
-	if (rc == 0)
-		rc = encode(b, path, strlen(path), true);
+	/* SigV4 for every service but S3 encodes the path twice: once as it
+	 * travels, once more in the canonical request. The API's paths are
+	 * made of unreserved characters only, where both are the identity. */
+	if (rc == 0) {
+		char *once = enc_dup(path, true);
+
+		rc = once != NULL ? encode(b, once, strlen(once), true)
+				  : rh_seterr(RH_ERR_NOMEM, "path");
+		free(once);
+	}
 	if (rc == 0)
 		rc = rh_buf_put_u8(b, '\n');
 	/* query */
@@ -285,8 +324,22 @@ int rh_auth_canonical(const struct rh_auth_request *req, const char *signed_head
 			rc = rh_buf_put_u8(b, '\n');
 	}
 	rh_auth_sha256_hex(req->body, req->body_len, hash);
-	if (rc == 0)
-		rc = rh_buf_putf(b, "%s\n%s", signed_headers, hash);
+	if (rc == 0) {
+		/* A client may state the payload hash; rehost always signs the
+		 * payload, so UNSIGNED-PAYLOAD and a wrong hash are refused by
+		 * name rather than as a mysterious signature mismatch. */
+		const char *stated = find_header(req, RH_AUTH_HDR_CONTENT_SHA256);
+
+		if (stated != NULL && strcmp(stated, hash) != 0) {
+			rc = rh_seterr(RH_ERR_AUTH, "%s is '%.64s', not the SHA-256 of the body "
+				       "(rehost needs signed payloads)", RH_AUTH_HDR_CONTENT_SHA256,
+				       stated);
+			goto out;
+		}
+		/* The header block ends with its own "\n" and is then a line
+		 * of the request like the others: a blank line follows it. */
+		rc = rh_buf_putf(b, "\n%s\n%s", signed_headers, hash);
+	}
 	if (rc == 0 && (*out = strdup(rh_buf_str(b))) == NULL)
 		rc = rh_seterr(RH_ERR_NOMEM, "canonical request");
 out:
@@ -303,12 +356,14 @@ out:
 	return rc;
 }
 
-int rh_auth_string_to_sign(const char *date, const char *canonical, char **out)
+int rh_auth_string_to_sign(const char *date, const struct rh_auth_scope *scope,
+			   const char *canonical, char **out)
 {
 	char hash[65];
 
 	rh_auth_sha256_hex(canonical, strlen(canonical), hash);
-	if (asprintf(out, "%s\n%s\n%s", RH_AUTH_ALGORITHM, date, hash) < 0) {
+	if (asprintf(out, "%s\n%s\n%s/%s/%s/%s\n%s", RH_AUTH_ALGORITHM, date, scope->date,
+		     scope->region, scope->service, RH_AUTH_TERMINATOR, hash) < 0) {
 		*out = NULL;
 		return rh_seterr(RH_ERR_NOMEM, "string to sign");
 	}
@@ -367,9 +422,69 @@ static int auth_field(const char **p, const char *key, char *out, size_t cap)
 	return 0;
 }
 
+/* Copy the next '/'-separated part of *p (1..cap-1 characters of ok) to out. */
+static int credential_part(const char **p, const char *what, bool (*ok)(int c), char *out,
+			   size_t cap, bool last)
+{
+	size_t n = strcspn(*p, "/");
+
+	if (n == 0 || n >= cap || (last ? (*p)[n] != '\0' : (*p)[n] != '/'))
+		return rh_seterr(RH_ERR_AUTH, "Authorization: Credential must be "
+				 "AK/YYYYMMDD/REGION/SERVICE/" RH_AUTH_TERMINATOR " (bad %s)", what);
+	for (size_t i = 0; i < n; i++)
+		if (!ok((unsigned char)(*p)[i]))
+			return rh_seterr(RH_ERR_AUTH, "Authorization: bad character in the "
+					 "credential's %s", what);
+	memcpy(out, *p, n);
+	out[n] = '\0';
+	*p += last ? n : n + 1;
+	return 0;
+}
+
+static bool ak_char(int c)
+{
+	return isalnum(c) || c == '_' || c == '-';
+}
+
+static bool digit_char(int c)
+{
+	return isdigit(c);
+}
+
+static bool scope_char(int c)
+{
+	return islower(c) || isdigit(c) || c == '-' || c == '_';
+}
+
+static int parse_credential(const char *cred, struct rh_auth_parsed *out)
+{
+	const char *p = cred;
+	char term[sizeof RH_AUTH_TERMINATOR];
+	int rc;
+
+	if ((rc = credential_part(&p, "access key", ak_char, out->ak, sizeof out->ak, false)) < 0 ||
+	    (rc = credential_part(&p, "date", digit_char, out->scope.date, sizeof out->scope.date,
+				  false)) < 0 ||
+	    (rc = credential_part(&p, "region", scope_char, out->scope.region,
+				  sizeof out->scope.region, false)) < 0 ||
+	    (rc = credential_part(&p, "service", scope_char, out->scope.service,
+				  sizeof out->scope.service, false)) < 0 ||
+	    (rc = credential_part(&p, "terminator", scope_char, term, sizeof term, true)) < 0)
+		return rc;
+	if (strlen(out->scope.date) != 8 || strcmp(term, RH_AUTH_TERMINATOR) != 0)
+		return rh_seterr(RH_ERR_AUTH, "Authorization: Credential must be "
+				 "AK/YYYYMMDD/REGION/SERVICE/" RH_AUTH_TERMINATOR);
+	if (strcmp(out->scope.service, RH_AUTH_SERVICE) != 0)
+		return rh_seterr(RH_ERR_AUTH, "Authorization: the credential's service is '%s'; "
+				 "sign for service '%s' (curl: --aws-sigv4 aws:amz:REGION:%s)",
+				 out->scope.service, RH_AUTH_SERVICE, RH_AUTH_SERVICE);
+	return 0;
+}
+
 int rh_auth_parse_authorization(const char *value, struct rh_auth_parsed *out)
 {
 	size_t alen = strlen(RH_AUTH_ALGORITHM);
+	char cred[256];
 	const char *p;
 	int rc;
 
@@ -381,9 +496,11 @@ int rh_auth_parse_authorization(const char *value, struct rh_auth_parsed *out)
 	if (strncmp(value, RH_AUTH_ALGORITHM, alen) != 0 || value[alen] != ' ')
 		return rh_seterr(RH_ERR_AUTH, "Authorization must start with %s", RH_AUTH_ALGORITHM);
 	p = value + alen;
-	if ((rc = auth_field(&p, "Credential", out->ak, sizeof out->ak)) < 0 ||
+	if ((rc = auth_field(&p, "Credential", cred, sizeof cred)) < 0 ||
 	    (rc = auth_field(&p, "SignedHeaders", out->signed_headers, sizeof out->signed_headers)) < 0 ||
 	    (rc = auth_field(&p, "Signature", out->signature, sizeof out->signature)) < 0)
+		return rc;
+	if ((rc = parse_credential(cred, out)) < 0)
 		return rc;
 	while (*p == ' ')
 		p++;
@@ -420,25 +537,31 @@ int rh_auth_verify(const struct rh_auth_request *req, const struct rh_auth_parse
 		   const char *sk, time_t now)
 {
 	const char *date = find_header(req, RH_AUTH_HDR_DATE);
+	const char *nonce = find_header(req, RH_AUTH_HDR_NONCE);
 	char *canon = NULL, *sts = NULL, hex[65];
 	time_t t;
 	int rc;
 
-	if (!list_has(auth->signed_headers, "host") ||
-	    !list_has(auth->signed_headers, "x-rehost-date") ||
-	    !list_has(auth->signed_headers, "x-rehost-nonce"))
-		return rh_seterr(RH_ERR_AUTH, "SignedHeaders must include host, x-rehost-date and "
-				 "x-rehost-nonce");
+	if (!list_has(auth->signed_headers, "host") || !list_has(auth->signed_headers, "x-amz-date"))
+		return rh_seterr(RH_ERR_AUTH, "SignedHeaders must include host and x-amz-date");
 	if (rh_auth_parse_date(date, &t) < 0)
-		return rh_seterr(RH_ERR_AUTH, "X-Rehost-Date must be YYYYMMDDTHHMMSSZ (UTC)");
-	if (!nonce_ok(find_header(req, RH_AUTH_HDR_NONCE)))
-		return rh_seterr(RH_ERR_AUTH, "X-Rehost-Nonce must be 16 to 64 characters of "
-				 "A-Z a-z 0-9 _ -");
+		return rh_seterr(RH_ERR_AUTH, "%s must be YYYYMMDDTHHMMSSZ (UTC)", RH_AUTH_HDR_DATE);
+	if (strncmp(date, auth->scope.date, 8) != 0)
+		return rh_seterr(RH_ERR_AUTH, "the credential's date %s is not the day of %s %s",
+				 auth->scope.date, RH_AUTH_HDR_DATE, date);
+	/* The nonce is optional (curl does not make one), but one that is
+	 * sent must be well formed and signed, or it could be swapped. */
+	if (nonce != NULL && !nonce_ok(nonce))
+		return rh_seterr(RH_ERR_AUTH, "%s must be 16 to 64 characters of A-Z a-z 0-9 _ -",
+				 RH_AUTH_HDR_NONCE);
+	if (nonce != NULL && !list_has(auth->signed_headers, "x-rehost-nonce"))
+		return rh_seterr(RH_ERR_AUTH, "%s is sent but not signed (add it to SignedHeaders)",
+				 RH_AUTH_HDR_NONCE);
 	rc = rh_auth_canonical(req, auth->signed_headers, &canon);
 	if (rc == 0)
-		rc = rh_auth_string_to_sign(date, canon, &sts);
+		rc = rh_auth_string_to_sign(date, &auth->scope, canon, &sts);
 	if (rc == 0)
-		rc = rh_auth_hmac_hex(sk, sts, hex);
+		rc = rh_auth_signature_hex(sk, &auth->scope, sts, hex);
 	if (rc == 0 && CRYPTO_memcmp(hex, auth->signature, 64) != 0)
 		rc = rh_seterr(RH_ERR_AUTH, "signature does not match: check the secret key and "
 			       "how the request is canonicalised (docs/api.md)");
@@ -451,11 +574,12 @@ int rh_auth_verify(const struct rh_auth_request *req, const struct rh_auth_parse
 	return rc;
 }
 
-int rh_auth_sign(const char *ak, const char *sk, const char *method, const char *path_query,
-		 const char *host, const void *body, size_t body_len, time_t now,
-		 const char *nonce, struct rh_auth_signed *out)
+int rh_auth_sign(const char *ak, const char *sk, const char *region, const char *method,
+		 const char *path_query, const char *host, const void *body, size_t body_len,
+		 time_t now, const char *nonce, struct rh_auth_signed *out)
 {
-	static const char signed_headers[] = "host;x-rehost-date;x-rehost-nonce";
+	static const char signed_headers[] = "host;x-amz-date;x-rehost-nonce";
+	struct rh_auth_scope scope = { .service = RH_AUTH_SERVICE };
 	struct rh_auth_pair *q = NULL, headers[3];
 	struct rh_auth_request req = { 0 };
 	const char *qm = strchr(path_query, '?');
@@ -465,6 +589,12 @@ int rh_auth_sign(const char *ak, const char *sk, const char *method, const char 
 
 	memset(out, 0, sizeof *out);
 	rh_auth_format_date(now, out->date, sizeof out->date);
+	memcpy(scope.date, out->date, 8);
+	if (region == NULL)
+		region = RH_AUTH_DEFAULT_REGION;
+	if (strlen(region) >= sizeof scope.region)
+		return rh_seterr(RH_ERR_INVAL, "region '%s' too long", region);
+	snprintf(scope.region, sizeof scope.region, "%s", region);
 	if (nonce != NULL) {
 		snprintf(out->nonce, sizeof out->nonce, "%s", nonce);
 	} else {
@@ -488,13 +618,14 @@ int rh_auth_sign(const char *ak, const char *sk, const char *method, const char 
 					.body_len = body_len };
 	rc = rh_auth_canonical(&req, signed_headers, &canon);
 	if (rc == 0)
-		rc = rh_auth_string_to_sign(out->date, canon, &sts);
+		rc = rh_auth_string_to_sign(out->date, &scope, canon, &sts);
 	if (rc == 0)
-		rc = rh_auth_hmac_hex(sk, sts, sig);
+		rc = rh_auth_signature_hex(sk, &scope, sts, sig);
 	if (rc == 0) {
 		n = snprintf(out->authorization, sizeof out->authorization,
-			     "%s Credential=%s, SignedHeaders=%s, Signature=%s", RH_AUTH_ALGORITHM, ak,
-			     signed_headers, sig);
+			     "%s Credential=%s/%s/%s/%s/%s, SignedHeaders=%s, Signature=%s",
+			     RH_AUTH_ALGORITHM, ak, scope.date, scope.region, scope.service,
+			     RH_AUTH_TERMINATOR, signed_headers, sig);
 		if (n < 0 || (size_t)n >= sizeof out->authorization)
 			rc = rh_seterr(RH_ERR_INVAL, "access key too long");
 	}

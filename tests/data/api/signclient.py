@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""An independent implementation of the rehost request signature
-(docs/api.md) with Python's standard library, used by the tests as a
-second client and by bench/server.sh as the simulated agents.
+"""An independent implementation of the rehost request signature (AWS
+Signature Version 4, docs/api.md) with Python's standard library, used by
+the tests as a second client and by bench/server.sh as the simulated
+agents.
 
     signclient.py URL CACERT AK SK bulk-register N PREFIX
         registers N agents PREFIX-0000.. over one kept-alive connection
@@ -34,21 +35,29 @@ def canonical(method, path, query, headers, body):
     q = "&".join("%s=%s" % kv for kv in sorted((enc(k), enc(v)) for k, v in pairs))
     names = sorted(headers)
     hdrs = "".join("%s:%s\n" % (n, " ".join(headers[n].split())) for n in names)
-    return "\n".join([method, enc(urllib.parse.unquote(path), True), q, hdrs + ";".join(names),
-                      hashlib.sha256(body).hexdigest()])
+    # SigV4 outside S3: the path is encoded as it travels, then once more.
+    uri = enc(enc(urllib.parse.unquote(path), True), True)
+    return "\n".join([method, uri, q, hdrs, ";".join(names), hashlib.sha256(body).hexdigest()])
 
 
-def sign(ak, sk, method, path_query, host, body, now=None, nonce=None):
+def hm(key, msg):
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def sign(ak, sk, method, path_query, host, body, now=None, nonce=None, region="default"):
+    """AWS Signature Version 4 for service "rehost", with rehost's nonce."""
     path, _, query = path_query.partition("?")
     date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
     nonce = nonce or os.urandom(16).hex()
-    headers = {"host": host, "x-rehost-date": date, "x-rehost-nonce": nonce}
+    headers = {"host": host, "x-amz-date": date, "x-rehost-nonce": nonce}
     canon = canonical(method, path, query, headers, body)
-    sts = "REHOST-HMAC-SHA256\n%s\n%s" % (date, hashlib.sha256(canon.encode()).hexdigest())
-    sig = hmac.new(sk.encode(), sts.encode(), hashlib.sha256).hexdigest()
-    return {"Host": host, "X-Rehost-Date": date, "X-Rehost-Nonce": nonce,
-            "Authorization": "REHOST-HMAC-SHA256 Credential=%s, SignedHeaders=%s, Signature=%s"
-                             % (ak, ";".join(sorted(headers)), sig),
+    scope = "%s/%s/rehost/aws4_request" % (date[:8], region)
+    sts = "AWS4-HMAC-SHA256\n%s\n%s\n%s" % (date, scope, hashlib.sha256(canon.encode()).hexdigest())
+    key = hm(hm(hm(hm(("AWS4" + sk).encode(), date[:8]), region), "rehost"), "aws4_request")
+    sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+    return {"Host": host, "X-Amz-Date": date, "X-Rehost-Nonce": nonce,
+            "Authorization": "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s"
+                             % (ak, scope, ";".join(sorted(headers)), sig),
             "Content-Type": "application/json"}
 
 
