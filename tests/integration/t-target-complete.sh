@@ -57,9 +57,9 @@ def recv():
     sys.stdout.flush()
     return t
 
-def hello(version=2):
+def hello(version=2, flags=0):
     send(HELLO, struct.pack(">I32sII", version, b"0123456789abcdef0123456789abcdef", MiB, 1)
-         + struct.pack(">QQ", DISK, 0x1234))
+         + struct.pack(">QQ", DISK, 0x1234), flags)
 
 def plan(nbytes):  # planned: [0, nbytes) of a 4 MiB disk
     send(PLAN, struct.pack(">IQQQQQ", 0, 0, nbytes, rsum(0, nbytes), nbytes, rsum(0, nbytes)))
@@ -74,10 +74,10 @@ if scenario == "old-version":
     hello(version=1)
     recv()
     sys.exit(0)
-hello()
+hello(flags=1 if scenario == "sync-bye" else 0)
 if recv() != HELLO_OK:
     sys.exit(1)
-if scenario == "bye":                  # (a) HELLO, BYE
+if scenario in ("bye", "sync-bye"):    # (a) HELLO, BYE; a sync: the same
     send(BYE)
 elif scenario == "end-no-plan":        # (b) DISK_END with nothing declared or sent
     disk_end(0, 0)
@@ -110,14 +110,14 @@ try: d = json.load(open(sys.argv[1]))["disks"][0]; print(d["state"], d["durable"
 except FileNotFoundError: print("none")' "$1/rehost-target.json"
 }
 
-# run_scenario NAME: a fresh target --once against the crafted client; the
-# target's status in $trc, its log in $T/NAME.target, the client's output
-# in $T/NAME.client.
+# run_scenario NAME [DIR]: a target --once on DIR (default: a fresh one)
+# against the crafted client; the target's status in $trc, its log in
+# $T/NAME.target, the client's output in $T/NAME.client.
 run_scenario() {
-	local name=$1 tpid i
-	mkdir -p "$T/$name"
+	local name=$1 dir=${2:-$T/$1} tpid i
+	mkdir -p "$dir"
 	"$REHOST" target --once --listen 127.0.0.1:0 --port-file "$T/$name.port" \
-		--keys "$T/keys" --disk-dir "$T/$name" >"$T/$name.target" 2>&1 &
+		--keys "$T/keys" --disk-dir "$dir" >"$T/$name.target" 2>&1 &
 	tpid=$!
 	cleanup_fn kill_wait "$tpid"
 	for ((i = 0; i < 100; i++)); do
@@ -131,19 +131,21 @@ run_scenario() {
 	wait "$tpid" || trc=$?
 }
 
-# expect_refused NAME REGEX: the target exits non-zero, logs an SMS.0805
-# error matching REGEX, never says the job finished, marks nothing complete; the
-# client got the same coded ERROR.
+# expect_refused NAME REGEX [SMS [DIR]]: the target exits non-zero, logs an
+# error with code SMS (default SMS.0805) matching REGEX, never says the job
+# finished, marks nothing complete; the client got the same coded ERROR.
 expect_refused() {
-	local name=$1 re=$2 state
-	run_scenario "$name"
+	local name=$1 re=$2 sms=${3:-SMS.0805} dir=${4:-} state
+	run_scenario "$name" $dir
 	[ "$trc" -ne 0 ] || { cat "$T/$name.target" >&2; fail "$name: target --once exited 0"; }
-	assert_grep "job stopped: .*$re.*\[SMS\.0805\]" "$T/$name.target"
+	assert_grep "job stopped: .*$re.*\[${sms/./\\.}\]" "$T/$name.target"
 	assert_no_grep 'job finished' "$T/$name.target"
-	assert_no_grep 'complete:' "$T/$name.target"
-	assert_grep "^ERROR -[0-9]+ \[SMS\.0805\] .*$re" "$T/$name.client"
-	state=$(disk_state "$T/$name")
-	case "$state" in 2\ *) fail "$name: disk marked complete in the checkpoint ($state)" ;; esac
+	assert_no_grep 'complete:|synced:' "$T/$name.target"
+	assert_grep "^ERROR -[0-9]+ \[${sms/./\\.}\] .*$re" "$T/$name.client"
+	if [ -z "$dir" ]; then
+		state=$(disk_state "$T/$name")
+		case "$state" in 2\ *) fail "$name: disk marked complete in the checkpoint ($state)" ;; esac
+	fi
 	log "$name: refused ($(grep -o 'job stopped: .*' "$T/$name.target"))"
 }
 
@@ -153,6 +155,8 @@ run_scenario honest
 assert_grep 'job finished' "$T/honest.target"
 [ "$(disk_state "$T/honest")" = "2 4194304" ] || fail "honest client: checkpoint $(disk_state "$T/honest")"
 assert_grep '^DISK_DONE' "$T/honest.client"
+# A sync of that finished job cannot be completed by an empty BYE either.
+expect_refused sync-bye 'ended the sync \(BYE\) before disk 0 was synced \(not compared' SMS.0806 "$T/honest"
 
 expect_refused bye 'before disk 0 was complete'
 expect_refused end-no-plan 'without saying what it would send'

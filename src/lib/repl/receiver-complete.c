@@ -146,11 +146,19 @@ int receiver_bye(struct receiver *r)
 			return rh_seterr(RH_ERR_STATE,
 					 "the agent ended the verify session before disk %u was compared",
 					 i);
+		if (r->sync && !d->planned)
+			return rh_seterr_sms(RH_ERR_STATE, fail_code(r),
+					     "the agent ended the sync (BYE) before disk %u was synced (not compared); the sync is not finished",
+					     i);
+		if (r->sync)
+			return rh_seterr_sms(RH_ERR_STATE, fail_code(r),
+					     "the agent ended the sync (BYE) before disk %u was synced (%" PRIu64
+					     " of %" PRIu64 " bytes received); the sync is not finished",
+					     i, d->written.bytes, d->exp_bytes);
 		return rh_seterr_sms(RH_ERR_STATE, fail_code(r),
-				     "the agent ended the %s (BYE) before disk %u was complete (%" PRIu64
+				     "the agent ended the job (BYE) before disk %u was complete (%" PRIu64
 				     " bytes received%s); the job is not finished",
-				     r->sync ? "sync" : "job", i, d->written.bytes,
-				     d->planned ? "" : ", nothing planned");
+				     i, d->written.bytes, d->planned ? "" : ", nothing planned");
 	}
 	return receiver_make_durable(r);
 }
