@@ -92,7 +92,7 @@ elif scenario == "end-claims-more":    # (c) planned and sent 64 KiB, claims 1 M
     plan(65536)
     zero_chunk(0, 65536, 0)
     disk_end(MiB, rsum(0, MiB))
-elif scenario == "honest":             # the control: plan, send, end, BYE
+elif scenario.startswith("honest"):    # the control: plan, send, end, BYE
     plan(2 * 65536)
     zero_chunk(0, 65536, 0)
     zero_chunk(65536, 65536, 1)
@@ -155,6 +155,19 @@ run_scenario honest
 assert_grep 'job finished' "$T/honest.target"
 [ "$(disk_state "$T/honest")" = "2 4194304" ] || fail "honest client: checkpoint $(disk_state "$T/honest")"
 assert_grep '^DISK_DONE' "$T/honest.client"
+# A checkpoint from before protocol 2 cannot say what a partial disk
+# received: that disk starts over (the client plans from 0), and completes.
+mkdir -p "$T/old-checkpoint"
+printf '%s' '{"version": 1, "job_id": "0123456789abcdef0123456789abcdef", "disks": [{"path": "x",
+ "size": 4194304, "layout": "0000000000001234", "state": 1, "durable": 65536}]}' \
+	>"$T/old-checkpoint/rehost-target.json"
+: >"$T/old-checkpoint/disk0.raw"
+mv "$T/old-checkpoint" "$T/honest2"
+run_scenario honest2
+[ "$trc" -eq 0 ] || { cat "$T/honest2.target" >&2; fail "old checkpoint: target exited $trc"; }
+assert_grep 'predates completion checks; copying it again from the start' "$T/honest2.target"
+[ "$(disk_state "$T/honest2")" = "2 4194304" ] || fail "old checkpoint: $(disk_state "$T/honest2")"
+
 # A sync of that finished job cannot be completed by an empty BYE either.
 expect_refused sync-bye 'ended the sync \(BYE\) before disk 0 was synced \(not compared' SMS.0806 "$T/honest"
 
@@ -180,7 +193,12 @@ port=$(start_daemon tgt "$T/port-tgt" "$REHOST" target --listen 127.0.0.1:0 \
 "$REHOST" migrate --disk "$T/src.img" --to "127.0.0.1:$port" --keys "$T/keys" --state-dir "$T/st" \
 	--compress off --limit-mbps 100 --progress none 2>"$T/agent1.log" &
 agent=$!
-sleep 2
+# Interrupt once part of the disk is durable (a checkpoint every 2 s).
+for ((i = 0; i < 200; i++)); do
+	[ -f "$T/tgt/rehost-target.json" ] && read -r state durable < <(disk_state "$T/tgt") &&
+		[ "$durable" -gt 0 ] && break
+	sleep 0.1
+done
 kill -9 "$agent"
 wait "$agent" 2>/dev/null || true
 sleep 0.5
