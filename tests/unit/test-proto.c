@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "repl/repl-internal.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
 #include "rehost/proto.h"
@@ -258,6 +259,29 @@ static void test_range_sum(void **state)
 	assert_true(rh_proto_sum_sub(3, 5) == RH_SUM_MOD - 2);
 }
 
+/* PLAN's "from here" figures: the plan's ranges clipped at the resume
+ * point, which is what the agent then sends. */
+static void test_plan_sum_from(void **state)
+{
+	struct repl_range r[] = { { 0, 100 }, { 200, 50 }, { 1000, 24 } };
+	struct repl_plan p = { r, 3, 174, 0 };
+	uint64_t tail = rh_proto_sum_add(rh_proto_range_sum(200, 50), rh_proto_range_sum(1000, 24));
+
+	assert_true(repl_plan_sum_from(&p, 0) ==
+		    rh_proto_sum_add(rh_proto_range_sum(0, 100), tail));
+	assert_true(repl_plan_sum_from(&p, 50) ==
+		    rh_proto_sum_add(rh_proto_range_sum(50, 50), tail));
+	assert_true(repl_plan_sum_from(&p, 100) == tail);
+	assert_true(repl_plan_sum_from(&p, 225) ==
+		    rh_proto_sum_add(rh_proto_range_sum(225, 25), rh_proto_range_sum(1000, 24)));
+	assert_true(repl_plan_sum_from(&p, 1024) == 0);
+	assert_true(repl_plan_bytes_from(&p, 225) == 49);
+	/* Whole minus "from here" is what lies below: the target's check of
+	 * a resumed disk's prefix. */
+	assert_true(rh_proto_sum_sub(repl_plan_sum_from(&p, 0), repl_plan_sum_from(&p, 225)) ==
+		    rh_proto_sum_add(rh_proto_range_sum(0, 100), rh_proto_range_sum(200, 25)));
+}
+
 static void test_lists(void **state)
 {
 	struct rh_frame f;
@@ -291,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_small_frames),
 		cmocka_unit_test(test_plan_and_disk_end),
 		cmocka_unit_test(test_range_sum),
+		cmocka_unit_test(test_plan_sum_from),
 		cmocka_unit_test(test_lists),
 	};
 
