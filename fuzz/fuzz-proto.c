@@ -30,6 +30,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(f.u.hello.ndisks >= 1 && f.u.hello.ndisks <= RH_PROTO_MAX_DISKS);
 		assert(strlen(f.u.hello.job_id) == RH_PROTO_JOB_ID_LEN);
 		break;
+	case RH_MSG_HELLO_OK:
+		for (uint32_t i = 0; i < f.u.hello_ok.ndisks; i++)
+			assert(f.u.hello_ok.disks[i].recv_bytes <= f.u.hello_ok.disks[i].resume_offset &&
+			       f.u.hello_ok.disks[i].recv_sum < RH_SUM_MOD);
+		break;
+	case RH_MSG_PLAN:
+		/* The receiver adds these to its counts without checking again. */
+		assert(f.u.plan.disk < RH_PROTO_MAX_DISKS);
+		assert(f.u.plan.bytes <= f.u.plan.total_bytes);
+		assert(f.u.plan.sum < RH_SUM_MOD && f.u.plan.total_sum < RH_SUM_MOD);
+		break;
+	case RH_MSG_DISK_END:
+		assert(f.u.disk_end.disk < RH_PROTO_MAX_DISKS && f.u.disk_end.sum < RH_SUM_MOD);
+		break;
 	case RH_MSG_ERROR:
 		assert(strlen(f.u.error.text) <= RH_PROTO_MSG_LEN);
 		break;

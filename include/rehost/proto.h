@@ -1,5 +1,5 @@
 /*
- * rehost replication wire protocol, version 1 (docs/protocol.md).
+ * rehost replication wire protocol, version 2 (docs/protocol.md).
  *
  * Runs inside TLS 1.3 (rehost/tls.h) between the agent (source) and the
  * target on TCP 8900. Every message is a frame: a 16-byte header followed by
@@ -23,7 +23,9 @@
 #include <stdint.h>
 
 #define RH_PROTO_MAGIC 0x52485031u
-#define RH_PROTO_VERSION 1u
+/* 2: PLAN frames, received-data figures in HELLO_OK and DISK_END (a disk
+ * or job is complete only when what the target received matches the plan). */
+#define RH_PROTO_VERSION 2u
 #define RH_PROTO_HDR_SIZE 16u
 #define RH_PROTO_DEFAULT_PORT 8900
 
@@ -50,6 +52,7 @@ enum rh_msg {
 	RH_MSG_SUMS_END = 11, /* agent -> target: all sums of a disk sent */
 	RH_MSG_NEED = 12,     /* target -> agent: chunks whose hashes differ */
 	RH_MSG_NEED_END = 13, /* target -> agent: comparison of a disk done */
+	RH_MSG_PLAN = 14,     /* agent -> target: what it will send of a disk */
 };
 
 /* Flags of RH_MSG_HELLO. */
@@ -96,6 +99,8 @@ struct rh_hello {
 struct rh_hello_ok_disk {
 	uint32_t state;       /* enum rh_disk_state */
 	uint64_t resume_offset;
+	uint64_t recv_bytes;  /* bytes of DATA durable below resume_offset, all sessions */
+	uint64_t recv_sum;    /* rh_proto_range_sum of those bytes */
 };
 
 struct rh_hello_ok {
@@ -116,11 +121,31 @@ struct rh_data {
 	uint16_t flags;
 };
 
-/* DURABLE, DISK_END, DISK_DONE, CHECKPOINT share one shape. */
+/* DURABLE, DISK_DONE, CHECKPOINT, SUMS_END, NEED_END share one shape. */
 struct rh_position {
 	uint32_t disk;
-	uint64_t offset;      /* DURABLE: durable below; DISK_END: bytes planned */
-	uint64_t bytes;       /* DISK_END: bytes of data sent in total for the disk */
+	uint64_t offset;      /* DURABLE, DISK_DONE: durable below */
+	uint64_t bytes;       /* NEED_END: chunks changed on the target */
+};
+
+/* PLAN: sent by the agent after HELLO_OK, before the first DATA of each
+ * disk it copies in a migrate session. All sums are rh_proto_range_sum. */
+struct rh_plan {
+	uint32_t disk;
+	uint64_t from;        /* the resume offset of HELLO_OK; DATA starts here */
+	uint64_t bytes;       /* planned bytes at or after from: what will be sent */
+	uint64_t sum;         /* their range sum */
+	uint64_t total_bytes; /* planned bytes of the whole disk */
+	uint64_t total_sum;
+};
+
+/* DISK_END: what the agent sent of the disk. In a migrate session, totals
+ * over all sessions (HELLO_OK's recv figures plus this session's DATA); in
+ * a sync session, this session's DATA. */
+struct rh_disk_end {
+	uint32_t disk;
+	uint64_t bytes;       /* bytes covered by DATA frames (zero chunks included) */
+	uint64_t sum;         /* rh_proto_range_sum of those bytes */
 };
 
 /* SUMS and NEED: a disk and a list borrowed from the frame buffer. */
@@ -152,6 +177,8 @@ struct rh_frame {
 		struct rh_hello_ok hello_ok;
 		struct rh_data data;
 		struct rh_position pos;
+		struct rh_plan plan;
+		struct rh_disk_end disk_end;
 		struct rh_error_msg error;
 		struct rh_sums sums;
 		struct rh_need need;
@@ -176,6 +203,8 @@ size_t rh_proto_put_hello(uint8_t *buf, size_t cap, const struct rh_hello *h);
 size_t rh_proto_put_hello_ok(uint8_t *buf, size_t cap, const struct rh_hello_ok *h);
 size_t rh_proto_put_data_hdr(uint8_t *buf, size_t cap, const struct rh_data *d);
 size_t rh_proto_put_pos(uint8_t *buf, size_t cap, uint16_t type, const struct rh_position *p);
+size_t rh_proto_put_plan(uint8_t *buf, size_t cap, const struct rh_plan *p);
+size_t rh_proto_put_disk_end(uint8_t *buf, size_t cap, const struct rh_disk_end *e);
 size_t rh_proto_put_error(uint8_t *buf, size_t cap, int code, const char *sms,
 			  const char *text);
 size_t rh_proto_put_bye(uint8_t *buf, size_t cap);
@@ -191,10 +220,31 @@ size_t rh_proto_put_list_hdr(uint8_t *buf, size_t cap, uint16_t type, uint32_t d
 #define RH_PROTO_DATA_PREFIX 32u
 /* Size of a HELLO payload for n disks, and of a HELLO_OK. */
 #define RH_PROTO_HELLO_SIZE(n) (4u + RH_PROTO_JOB_ID_LEN + 4u + 4u + 16u * (n))
-#define RH_PROTO_HELLO_OK_SIZE(n) (4u + 4u + 12u * (n))
+#define RH_PROTO_HELLO_OK_SIZE(n) (4u + 4u + 28u * (n))
 #define RH_PROTO_POS_SIZE 20u
+#define RH_PROTO_PLAN_SIZE 44u
+/* Disk sizes and offsets on the wire are below 2^63; range sums below
+ * their modulus. */
+#define RH_SIZE_MAX_WIRE (UINT64_MAX >> 1)
+#define RH_SUM_MOD ((1ull << 61) - 1)
+#define RH_PROTO_DISK_END_SIZE 20u
 #define RH_PROTO_ERROR_MIN 36u /* code + 32-byte SMS code */
 
 const char *rh_proto_msg_name(uint16_t type);
+
+/*
+ * Range sums (rangesum.c): what PLAN, DATA and DISK_END are compared by.
+ * The sum of a set of disk bytes is the sum over its byte offsets b of
+ * R^b modulo the prime 2^61 - 1, so it is the same however the set is cut
+ * into chunks (buffer sizes and resume points may differ between runs),
+ * and sums of disjoint sets add. Values are below 2^61 - 1; the empty set
+ * sums to 0. Not a defence against a hostile agent (which holds a key),
+ * only against an agent or target that lost or invented data.
+ */
+/* Sum of the bytes [off, off + len); 0 when len is 0. */
+uint64_t rh_proto_range_sum(uint64_t off, uint64_t len);
+/* Sum of two disjoint sets, and the sum of a minus its subset b. */
+uint64_t rh_proto_sum_add(uint64_t a, uint64_t b);
+uint64_t rh_proto_sum_sub(uint64_t a, uint64_t b);
 
 #endif

@@ -1,4 +1,4 @@
-/* Unit tests for wire protocol v1: round trips and rejection of every
+/* Unit tests for wire protocol v2: round trips and rejection of every
  * malformed frame shape, before any field is used. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "repl/repl-internal.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
 #include "rehost/proto.h"
@@ -71,11 +72,12 @@ static void test_hello_bad_fields(void **state)
 	h.chunk_size = RH_PROTO_MAX_CHUNK + 1;
 	n = rh_proto_put_hello(buf, sizeof buf, &h);
 	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	/* Version 1 had no completion checks: refused, saying why. */
 	h = sample_hello();
-	h.version = 2;
+	h.version = 1;
 	n = rh_proto_put_hello(buf, sizeof buf, &h);
 	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
-	assert_non_null(strstr(rh_lasterr(), "version 2"));
+	assert_non_null(strstr(rh_lasterr(), "version 1, this rehost speaks 2"));
 	h = sample_hello();
 	h.job_id[3] = '\n';
 	n = rh_proto_put_hello(buf, sizeof buf, &h);
@@ -151,9 +153,22 @@ static void test_small_frames(void **state)
 	assert_int_equal(rh_proto_validate(buf, n, false, &f), 0);
 	assert_true(f.u.pos.offset == 1234);
 	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
-	ok.disks[0] = (struct rh_hello_ok_disk){ RH_DISK_PARTIAL, 4096 };
+	ok.version = RH_PROTO_VERSION;
+	ok.disks[0] = (struct rh_hello_ok_disk){ RH_DISK_PARTIAL, 4096, 2048, 12345 };
 	n = rh_proto_put_hello_ok(buf, sizeof buf, &ok);
+	assert_int_equal(n, RH_PROTO_HDR_SIZE + RH_PROTO_HELLO_OK_SIZE(1));
 	assert_int_equal(rh_proto_validate(buf, n, false, &f), 0);
+	assert_true(f.u.hello_ok.disks[0].recv_bytes == 2048);
+	assert_true(f.u.hello_ok.disks[0].recv_sum == 12345);
+	/* More received below the resume point than there is room for. */
+	ok.disks[0].recv_bytes = 4097;
+	n = rh_proto_put_hello_ok(buf, sizeof buf, &ok);
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), RH_ERR_PROTO);
+	ok.disks[0].recv_bytes = 0;
+	ok.disks[0].recv_sum = RH_SUM_MOD;
+	n = rh_proto_put_hello_ok(buf, sizeof buf, &ok);
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), RH_ERR_PROTO);
+	ok.disks[0].recv_sum = 0;
 	ok.disks[0].state = 7;
 	n = rh_proto_put_hello_ok(buf, sizeof buf, &ok);
 	assert_int_equal(rh_proto_validate(buf, n, false, &f), RH_ERR_PROTO);
@@ -169,6 +184,102 @@ static void test_small_frames(void **state)
 	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
 	/* Encoders refuse buffers that are too small. */
 	assert_int_equal(rh_proto_put_bye(buf, 3), 0);
+}
+
+static void test_plan_and_disk_end(void **state)
+{
+	struct rh_plan pl = { .disk = 2, .from = 1 << 20, .bytes = 3 << 20, .sum = 77,
+			      .total_bytes = 4 << 20, .total_sum = 99 };
+	struct rh_disk_end e = { .disk = 2, .bytes = 4 << 20, .sum = 5 };
+	struct rh_frame f;
+	size_t n;
+
+	n = rh_proto_put_plan(buf, sizeof buf, &pl);
+	assert_int_equal(n, RH_PROTO_HDR_SIZE + RH_PROTO_PLAN_SIZE);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), 0);
+	assert_int_equal(f.type, RH_MSG_PLAN);
+	assert_true(f.u.plan.from == 1 << 20 && f.u.plan.bytes == 3 << 20 && f.u.plan.sum == 77);
+	assert_true(f.u.plan.total_bytes == 4 << 20 && f.u.plan.total_sum == 99);
+	/* Only the agent plans; sizes must fit; flags are not allowed. */
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), RH_ERR_PROTO);
+	assert_int_equal(rh_proto_validate(buf, n - 1, true, &f), RH_ERR_PROTO);
+	buf[7] = 1;
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	pl.bytes = pl.total_bytes + 1; /* more to send than the whole plan */
+	n = rh_proto_put_plan(buf, sizeof buf, &pl);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	pl.bytes = 1;
+	pl.sum = RH_SUM_MOD;
+	n = rh_proto_put_plan(buf, sizeof buf, &pl);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	pl.sum = 0;
+	pl.disk = RH_PROTO_MAX_DISKS;
+	n = rh_proto_put_plan(buf, sizeof buf, &pl);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+
+	n = rh_proto_put_disk_end(buf, sizeof buf, &e);
+	assert_int_equal(n, RH_PROTO_HDR_SIZE + RH_PROTO_DISK_END_SIZE);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), 0);
+	assert_int_equal(f.type, RH_MSG_DISK_END);
+	assert_true(f.u.disk_end.bytes == 4 << 20 && f.u.disk_end.sum == 5);
+	assert_int_equal(rh_proto_validate(buf, n, false, &f), RH_ERR_PROTO);
+	e.sum = RH_SUM_MOD + 1;
+	n = rh_proto_put_disk_end(buf, sizeof buf, &e);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	e.sum = 0;
+	e.bytes = UINT64_MAX;
+	n = rh_proto_put_disk_end(buf, sizeof buf, &e);
+	assert_int_equal(rh_proto_validate(buf, n, true, &f), RH_ERR_PROTO);
+	assert_int_equal(rh_proto_put_disk_end(buf, 10, &e), 0);
+}
+
+/* The range sum does not depend on how a range is cut, and parts add. */
+static void test_range_sum(void **state)
+{
+	uint64_t whole = rh_proto_range_sum(4096, 10 << 20), parts = 0, off = 4096;
+	static const uint64_t cuts[] = { 1, 4095, 1 << 20, 3 << 20, 777, 0 };
+
+	assert_true(rh_proto_range_sum(123, 0) == 0);
+	assert_true(whole < RH_SUM_MOD);
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		parts = rh_proto_sum_add(parts, rh_proto_range_sum(off, cuts[i]));
+		off += cuts[i];
+	}
+	parts = rh_proto_sum_add(parts, rh_proto_range_sum(off, 4096 + (10 << 20) - off));
+	assert_true(parts == whole);
+	/* Same length elsewhere, or one byte more, differs. */
+	assert_true(rh_proto_range_sum(8192, 10 << 20) != whole);
+	assert_true(rh_proto_range_sum(4096, (10 << 20) + 1) != whole);
+	/* Subtraction undoes addition; offsets near the top of the range work. */
+	assert_true(rh_proto_sum_sub(whole, rh_proto_range_sum(4096, 1)) ==
+		    rh_proto_range_sum(4097, (10 << 20) - 1));
+	assert_true(rh_proto_sum_add(rh_proto_range_sum(RH_SIZE_MAX_WIRE - 10, 5),
+				     rh_proto_range_sum(RH_SIZE_MAX_WIRE - 5, 5)) ==
+		    rh_proto_range_sum(RH_SIZE_MAX_WIRE - 10, 10));
+	assert_true(rh_proto_sum_sub(3, 5) == RH_SUM_MOD - 2);
+}
+
+/* PLAN's "from here" figures: the plan's ranges clipped at the resume
+ * point, which is what the agent then sends. */
+static void test_plan_sum_from(void **state)
+{
+	struct repl_range r[] = { { 0, 100 }, { 200, 50 }, { 1000, 24 } };
+	struct repl_plan p = { r, 3, 174, 0 };
+	uint64_t tail = rh_proto_sum_add(rh_proto_range_sum(200, 50), rh_proto_range_sum(1000, 24));
+
+	assert_true(repl_plan_sum_from(&p, 0) ==
+		    rh_proto_sum_add(rh_proto_range_sum(0, 100), tail));
+	assert_true(repl_plan_sum_from(&p, 50) ==
+		    rh_proto_sum_add(rh_proto_range_sum(50, 50), tail));
+	assert_true(repl_plan_sum_from(&p, 100) == tail);
+	assert_true(repl_plan_sum_from(&p, 225) ==
+		    rh_proto_sum_add(rh_proto_range_sum(225, 25), rh_proto_range_sum(1000, 24)));
+	assert_true(repl_plan_sum_from(&p, 1024) == 0);
+	assert_true(repl_plan_bytes_from(&p, 225) == 49);
+	/* Whole minus "from here" is what lies below: the target's check of
+	 * a resumed disk's prefix. */
+	assert_true(rh_proto_sum_sub(repl_plan_sum_from(&p, 0), repl_plan_sum_from(&p, 225)) ==
+		    rh_proto_sum_add(rh_proto_range_sum(0, 100), rh_proto_range_sum(200, 25)));
 }
 
 static void test_lists(void **state)
@@ -202,6 +313,9 @@ int main(void)
 		cmocka_unit_test(test_data),
 		cmocka_unit_test(test_header_bound),
 		cmocka_unit_test(test_small_frames),
+		cmocka_unit_test(test_plan_and_disk_end),
+		cmocka_unit_test(test_range_sum),
+		cmocka_unit_test(test_plan_sum_from),
 		cmocka_unit_test(test_lists),
 	};
 

@@ -206,3 +206,19 @@ uint64_t repl_plan_bytes_from(const struct repl_plan *plan, uint64_t from)
 	}
 	return b;
 }
+
+uint64_t repl_plan_sum_from(const struct repl_plan *plan, uint64_t from)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		uint64_t s = plan->r[i].off, e = s + plan->r[i].len;
+
+		if (e <= from)
+			continue;
+		if (s < from)
+			s = from;
+		sum = rh_proto_sum_add(sum, rh_proto_range_sum(s, e - s));
+	}
+	return sum;
+}

@@ -1,4 +1,4 @@
-/* Wire protocol v1: the one place where frames from the peer are checked
+/* Wire protocol v2: the one place where frames from the peer are checked
  * and decoded, and the encoders for frames we send. */
 #include <string.h>
 
@@ -15,7 +15,7 @@ const char *rh_proto_msg_name(uint16_t type)
 		[RH_MSG_DURABLE] = "DURABLE", [RH_MSG_DISK_END] = "DISK_END",
 		[RH_MSG_DISK_DONE] = "DISK_DONE", [RH_MSG_ERROR] = "ERROR",
 		[RH_MSG_BYE] = "BYE", [RH_MSG_SUMS] = "SUMS", [RH_MSG_SUMS_END] = "SUMS_END",
-		[RH_MSG_NEED] = "NEED", [RH_MSG_NEED_END] = "NEED_END",
+		[RH_MSG_NEED] = "NEED", [RH_MSG_NEED_END] = "NEED_END", [RH_MSG_PLAN] = "PLAN",
 	};
 
 	if (type < RH_ARRAY_SIZE(names) && names[type] != NULL)
@@ -119,12 +119,19 @@ static int decode_hello_ok(const uint8_t *p, uint32_t len, struct rh_hello_ok *h
 	if ((rc = expect_len(RH_MSG_HELLO_OK, len, RH_PROTO_HELLO_OK_SIZE(h->ndisks))) < 0)
 		return rc;
 	p += 8;
-	for (uint32_t i = 0; i < h->ndisks; i++, p += 12) {
-		h->disks[i].state = rh_be32dec(p);
-		h->disks[i].resume_offset = rh_be64dec(p + 4);
-		if (h->disks[i].state > RH_DISK_COMPLETE)
-			return rh_seterr(RH_ERR_PROTO, "disk %u state %u unknown", i,
-					 h->disks[i].state);
+	for (uint32_t i = 0; i < h->ndisks; i++, p += 28) {
+		struct rh_hello_ok_disk *d = &h->disks[i];
+
+		d->state = rh_be32dec(p);
+		d->resume_offset = rh_be64dec(p + 4);
+		d->recv_bytes = rh_be64dec(p + 12);
+		d->recv_sum = rh_be64dec(p + 20);
+		if (d->state > RH_DISK_COMPLETE)
+			return rh_seterr(RH_ERR_PROTO, "disk %u state %u unknown", i, d->state);
+		/* Data received below the resume point cannot exceed it. */
+		if (d->resume_offset > RH_SIZE_MAX_WIRE || d->recv_bytes > d->resume_offset ||
+		    d->recv_sum >= RH_SUM_MOD)
+			return rh_seterr(RH_ERR_PROTO, "disk %u resume figures are inconsistent", i);
 	}
 	return 0;
 }
@@ -176,6 +183,44 @@ static int decode_pos(const uint8_t *p, uint32_t len, uint16_t type, struct rh_p
 	pos->bytes = rh_be64dec(p + 12);
 	if (pos->disk >= RH_PROTO_MAX_DISKS)
 		return rh_seterr(RH_ERR_PROTO, "%s for disk %u", rh_proto_msg_name(type), pos->disk);
+	return 0;
+}
+
+static int decode_plan(const uint8_t *p, uint32_t len, struct rh_plan *pl)
+{
+	int rc = expect_len(RH_MSG_PLAN, len, RH_PROTO_PLAN_SIZE);
+
+	if (rc < 0)
+		return rc;
+	pl->disk = rh_be32dec(p);
+	pl->from = rh_be64dec(p + 4);
+	pl->bytes = rh_be64dec(p + 12);
+	pl->sum = rh_be64dec(p + 20);
+	pl->total_bytes = rh_be64dec(p + 28);
+	pl->total_sum = rh_be64dec(p + 36);
+	if (pl->disk >= RH_PROTO_MAX_DISKS)
+		return rh_seterr(RH_ERR_PROTO, "PLAN for disk %u", pl->disk);
+	/* What remains from `from` is part of the whole plan, and both lie
+	 * inside a disk (sizes are at most 2^63 - 1, as in HELLO). */
+	if (pl->from > RH_SIZE_MAX_WIRE || pl->total_bytes > RH_SIZE_MAX_WIRE ||
+	    pl->bytes > pl->total_bytes || pl->sum >= RH_SUM_MOD || pl->total_sum >= RH_SUM_MOD)
+		return rh_seterr(RH_ERR_PROTO, "PLAN for disk %u has inconsistent figures", pl->disk);
+	return 0;
+}
+
+static int decode_disk_end(const uint8_t *p, uint32_t len, struct rh_disk_end *e)
+{
+	int rc = expect_len(RH_MSG_DISK_END, len, RH_PROTO_DISK_END_SIZE);
+
+	if (rc < 0)
+		return rc;
+	e->disk = rh_be32dec(p);
+	e->bytes = rh_be64dec(p + 4);
+	e->sum = rh_be64dec(p + 12);
+	if (e->disk >= RH_PROTO_MAX_DISKS)
+		return rh_seterr(RH_ERR_PROTO, "DISK_END for disk %u", e->disk);
+	if (e->bytes > RH_SIZE_MAX_WIRE || e->sum >= RH_SUM_MOD)
+		return rh_seterr(RH_ERR_PROTO, "DISK_END for disk %u has inconsistent figures", e->disk);
 	return 0;
 }
 
@@ -248,6 +293,7 @@ int rh_proto_validate(const uint8_t *frame, size_t len, bool from_agent,
 	case RH_MSG_BYE:
 	case RH_MSG_SUMS:
 	case RH_MSG_SUMS_END:
+	case RH_MSG_PLAN:
 		if (!from_agent)
 			goto wrong_way;
 		break;
@@ -279,9 +325,12 @@ int rh_proto_validate(const uint8_t *frame, size_t len, bool from_agent,
 		return decode_hello_ok(p, plen, &out->u.hello_ok);
 	case RH_MSG_DATA:
 		return decode_data(p, plen, out->flags, &out->u.data);
+	case RH_MSG_PLAN:
+		return decode_plan(p, plen, &out->u.plan);
+	case RH_MSG_DISK_END:
+		return decode_disk_end(p, plen, &out->u.disk_end);
 	case RH_MSG_CHECKPOINT:
 	case RH_MSG_DURABLE:
-	case RH_MSG_DISK_END:
 	case RH_MSG_DISK_DONE:
 	case RH_MSG_SUMS_END:
 	case RH_MSG_NEED_END:
@@ -360,9 +409,11 @@ size_t rh_proto_put_hello_ok(uint8_t *buf, size_t cap, const struct rh_hello_ok 
 	rh_be32enc(p, h->version);
 	rh_be32enc(p + 4, h->ndisks);
 	p += 8;
-	for (uint32_t i = 0; i < h->ndisks; i++, p += 12) {
+	for (uint32_t i = 0; i < h->ndisks; i++, p += 28) {
 		rh_be32enc(p, h->disks[i].state);
 		rh_be64enc(p + 4, h->disks[i].resume_offset);
+		rh_be64enc(p + 12, h->disks[i].recv_bytes);
+		rh_be64enc(p + 20, h->disks[i].recv_sum);
 	}
 	return RH_PROTO_HDR_SIZE + plen;
 }
@@ -393,6 +444,33 @@ size_t rh_proto_put_pos(uint8_t *buf, size_t cap, uint16_t type, const struct rh
 	rh_be64enc(p + 4, pos->offset);
 	rh_be64enc(p + 12, pos->bytes);
 	return RH_PROTO_HDR_SIZE + RH_PROTO_POS_SIZE;
+}
+
+size_t rh_proto_put_plan(uint8_t *buf, size_t cap, const struct rh_plan *pl)
+{
+	uint8_t *p = buf + RH_PROTO_HDR_SIZE;
+
+	if (put_header(buf, cap, RH_MSG_PLAN, 0, RH_PROTO_PLAN_SIZE) == 0)
+		return 0;
+	rh_be32enc(p, pl->disk);
+	rh_be64enc(p + 4, pl->from);
+	rh_be64enc(p + 12, pl->bytes);
+	rh_be64enc(p + 20, pl->sum);
+	rh_be64enc(p + 28, pl->total_bytes);
+	rh_be64enc(p + 36, pl->total_sum);
+	return RH_PROTO_HDR_SIZE + RH_PROTO_PLAN_SIZE;
+}
+
+size_t rh_proto_put_disk_end(uint8_t *buf, size_t cap, const struct rh_disk_end *e)
+{
+	uint8_t *p = buf + RH_PROTO_HDR_SIZE;
+
+	if (put_header(buf, cap, RH_MSG_DISK_END, 0, RH_PROTO_DISK_END_SIZE) == 0)
+		return 0;
+	rh_be32enc(p, e->disk);
+	rh_be64enc(p + 4, e->bytes);
+	rh_be64enc(p + 12, e->sum);
+	return RH_PROTO_HDR_SIZE + RH_PROTO_DISK_END_SIZE;
 }
 
 size_t rh_proto_put_error(uint8_t *buf, size_t cap, int code, const char *sms, const char *text)

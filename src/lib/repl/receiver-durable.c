@@ -22,8 +22,9 @@
 static void *syncer_main(void *arg)
 {
 	struct receiver *r = arg;
-	uint64_t upto[RH_PROTO_MAX_DISKS], durables[RH_PROTO_MAX_DISKS];
+	struct rpos upto[RH_PROTO_MAX_DISKS], durables[RH_PROTO_MAX_DISKS];
 	uint32_t states[RH_PROTO_MAX_DISKS];
+	bool failed[RH_PROTO_MAX_DISKS];
 
 	pthread_mutex_lock(&r->smu);
 	for (;;) {
@@ -40,13 +41,26 @@ static void *syncer_main(void *arg)
 		r->busy = true;
 		pthread_mutex_unlock(&r->smu);
 
-		for (uint32_t i = 0; i < r->ndisks && rc == 0; i++)
-			if (r->disks[i].fd >= 0 && fdatasync(r->disks[i].fd) < 0)
-				rc = rh_seterr_errno(errno, "cannot sync %s", r->disks[i].path);
+		memset(failed, 0, sizeof failed);
+		for (uint32_t i = 0; i < r->ndisks && rc == 0; i++) {
+			if (r->disks[i].fd >= 0 && fdatasync(r->disks[i].fd) < 0) {
+				failed[i] = true;
+				rc = errno == ENOSPC || errno == EDQUOT
+					     ? rh_seterr_sms(RH_ERR_NOSPACE, "SMS.0805",
+							     "target %s is full syncing it; free space on the target and run the same command again",
+							     r->disks[i].path)
+					     : rh_seterr_errno(errno, "cannot sync %s", r->disks[i].path);
+			}
+		}
 
 		pthread_mutex_lock(&r->smu);
-		for (uint32_t i = 0; i < r->ndisks && rc == 0; i++) {
-			if (upto[i] > r->disks[i].durable)
+		for (uint32_t i = 0; i < r->ndisks; i++) {
+			/* A failed fdatasync may have dropped pages (see
+			 * receiver_make_durable): that disk's durable stays. */
+			if (rc < 0 && failed[i])
+				r->disks[i].sync_failed = true;
+			if (rc == 0 && upto[i].off > r->disks[i].durable.off &&
+			    !r->disks[i].sync_failed)
 				r->disks[i].durable = upto[i];
 			durables[i] = r->disks[i].durable;
 		}

@@ -1,4 +1,4 @@
-/* Private to the target's receiver (receiver.c, receiver-sync.c). */
+/* Private to the target's receiver (receiver*.c). */
 #ifndef REHOST_RECEIVER_INTERNAL_H
 #define REHOST_RECEIVER_INTERNAL_H
 
@@ -15,14 +15,28 @@
 /* The target's checkpoint, in the disk directory or --state-dir. */
 #define STATE_FILE "rehost-target.json"
 
+/* A point in a disk's copy and what was received below it. */
+struct rpos {
+	uint64_t off;        /* bytes: end of the last chunk */
+	uint64_t bytes;      /* bytes of DATA received below off, all sessions */
+	uint64_t sum;        /* rh_proto_range_sum of those bytes */
+};
+
 struct tdisk {
 	int fd;
 	bool is_file;
 	char path[4096];
 	uint64_t size, layout;
 	uint32_t state;      /* enum rh_disk_state */
-	uint64_t durable;    /* everything the agent planned below this is on disk */
-	uint64_t written;    /* end of the last chunk written (not yet durable) */
+	struct rpos durable; /* everything the agent planned below off is on disk;
+			      * what the checkpoint holds */
+	struct rpos written; /* received and written, not yet durable; in a sync
+			      * session, this session's DATA only */
+	bool sync_failed;    /* an fdatasync failed: durable must not move */
+	/* This session only. */
+	bool planned;        /* migrate: PLAN received; sync: NEED sent */
+	uint64_t exp_bytes, exp_sum; /* what `written` must hold at DISK_END */
+	bool finished;       /* DISK_DONE sent (migrate, sync), NEED_END (verify) */
 };
 
 struct receiver {
@@ -54,14 +68,15 @@ struct receiver {
 	bool req, busy, stop, done;
 	int syncer_err;
 	char syncer_msg[1024];
-	uint64_t req_written[RH_PROTO_MAX_DISKS];
+	struct rpos req_written[RH_PROTO_MAX_DISKS];
 	uint32_t req_state[RH_PROTO_MAX_DISKS];
+	int reserve_fd;             /* receiver-keep.c: space kept for the checkpoint */
 };
 
 /* receiver.c */
 /* Checkpoint JSON from the given per-disk states and durable offsets. */
 json_t *receiver_state_json(const struct receiver *r, const uint32_t *states,
-			    const uint64_t *durables);
+			    const struct rpos *durables);
 int receiver_state_save(struct receiver *r);
 int receiver_make_durable(struct receiver *r);
 int receiver_send_pos(struct receiver *r, uint16_t type, uint32_t disk);
@@ -78,9 +93,29 @@ int receiver_syncer_wait(struct receiver *r);
  * or the round's error. */
 int receiver_syncer_poll(struct receiver *r);
 
+/* receiver-complete.c: what makes a disk and a job complete. */
+int receiver_plan(struct receiver *r, const struct rh_plan *p);
+int receiver_disk_end(struct receiver *r, const struct rh_disk_end *e);
+/* Compare what disk e->disk received this session with the expectation
+ * and the agent's claim; what names the session ("copy", "sync"). */
+int receiver_check_received(struct receiver *r, const struct rh_disk_end *e,
+			    const char *what);
+int receiver_bye(struct receiver *r);
+/* Add the chunk [off, off + len) to a position. */
+void receiver_pos_add(struct rpos *p, uint64_t off, uint64_t len);
+
+/* receiver-keep.c: on any error, keep what was written. */
+/* Set aside room for the checkpoint on the disk directory's filesystem. */
+void receiver_reserve(struct receiver *r);
+void receiver_unreserve(struct receiver *r);
+/* Make everything written durable and checkpoint it, even when the disk
+ * is full, before the error err (the thread's last error) is reported;
+ * the last error is restored on return. */
+void receiver_keep_written(struct receiver *r, int err);
+
 /* receiver-sync.c */
 int receiver_sync_sums(struct receiver *r, const struct rh_sums *m);
 int receiver_sync_compare(struct receiver *r, uint32_t disk);
-int receiver_sync_disk_end(struct receiver *r, uint32_t disk);
+int receiver_sync_disk_end(struct receiver *r, const struct rh_disk_end *e);
 
 #endif

@@ -143,9 +143,19 @@ int receiver_sync_compare(struct receiver *r, uint32_t disk)
 		rc = RH_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < mine.n; i++)
-		if (memcmp(mine.hash[i], r->pending.hash[i], RH_SYNC_HASH_LEN) != 0)
+	/* What the agent must send before DISK_END: exactly these chunks. */
+	d->exp_bytes = 0;
+	d->exp_sum = 0;
+	for (size_t i = 0; i < mine.n; i++) {
+		if (memcmp(mine.hash[i], r->pending.hash[i], RH_SYNC_HASH_LEN) != 0) {
+			uint64_t off = mine.idx[i] * RH_SYNC_CHUNK;
+			uint64_t len = d->size - off < RH_SYNC_CHUNK ? d->size - off : RH_SYNC_CHUNK;
+
 			need[nneed++] = mine.idx[i];
+			d->exp_bytes += len;
+			d->exp_sum = rh_proto_sum_add(d->exp_sum, rh_proto_range_sum(off, len));
+		}
+	}
 	rh_log_info("disk %u: compared %zu chunks (%" PRIu64 " bytes read): %zu differ, %s%" PRIu64
 		    " changed on the target since the last sync", disk, mine.n, read, nneed,
 		    changed == UINT64_MAX ? "unknown (first sync) / " : "",
@@ -155,10 +165,15 @@ int receiver_sync_compare(struct receiver *r, uint32_t disk)
 		goto out;
 	end.offset = nneed;
 	end.bytes = changed;
-	d->written = 0; /* sync DATA arrives in increasing order from here */
+	/* Sync DATA arrives in increasing order from here, and is counted
+	 * for this session only: the checkpoint's figures are the copy's. */
+	d->written = (struct rpos){ 0 };
+	d->planned = true;
 	rc = rh_tls_write(r->c, buf, rh_proto_put_pos(buf, sizeof buf, RH_MSG_NEED_END, &end));
-	if (r->verify)
+	if (r->verify) {
 		repl_sums_release(&r->pending); /* nothing will be written */
+		d->finished = rc == 0;
+	}
 out:
 	free(need);
 	repl_sums_release(&mine);
@@ -166,18 +181,26 @@ out:
 	return rc;
 }
 
-int receiver_sync_disk_end(struct receiver *r, uint32_t disk)
+int receiver_sync_disk_end(struct receiver *r, const struct rh_disk_end *e)
 {
+	uint32_t disk = e->disk;
 	char name[64];
 	int rc;
 
 	if (r->verify)
 		return rh_seterr(RH_ERR_PROTO, "DISK_END in a verify session");
+	if (disk >= r->ndisks || r->disks[disk].finished)
+		return rh_seterr(RH_ERR_PROTO, "DISK_END for disk %u unexpected", disk);
 	if (r->pending.n > 0 && r->pending_disk != disk)
 		return rh_seterr(RH_ERR_PROTO, "DISK_END for disk %u during disk %u", disk,
 				 r->pending_disk);
-	/* Data first, then the hashes that describe it. */
+	/* Data first, then the hashes that describe it; and only data that is
+	 * what the comparison asked for: else the stored hashes would claim
+	 * chunks the target does not hold, and the next sync would skip them. */
 	rc = receiver_make_durable(r);
+	if (rc < 0)
+		return rc;
+	rc = receiver_check_received(r, e, "sync");
 	if (rc < 0)
 		return rc;
 	sums_name(disk, name, sizeof name);
@@ -185,6 +208,8 @@ int receiver_sync_disk_end(struct receiver *r, uint32_t disk)
 	if (rc < 0)
 		return rc;
 	repl_sums_release(&r->pending);
-	rh_log_info("disk %u synced: %s", disk, r->disks[disk].path);
+	r->disks[disk].finished = true;
+	rh_log_info("disk %u synced: %s, %" PRIu64 " bytes received", disk, r->disks[disk].path,
+		    r->disks[disk].written.bytes);
 	return receiver_send_pos(r, RH_MSG_DISK_DONE, disk);
 }

@@ -28,9 +28,9 @@
 #define SYNC_SECONDS 2
 
 json_t *receiver_state_json(const struct receiver *r, const uint32_t *states,
-			    const uint64_t *durables)
+			    const struct rpos *durables)
 {
-	json_t *j = json_pack("{s:i, s:s, s:[]}", "version", 1, "job_id", r->job_id, "disks");
+	json_t *j = json_pack("{s:i, s:s, s:[]}", "version", 2, "job_id", r->job_id, "disks");
 	char hex[17];
 
 	if (j == NULL)
@@ -40,10 +40,12 @@ json_t *receiver_state_json(const struct receiver *r, const uint32_t *states,
 
 		repl_hex64(d->layout, hex);
 		json_array_append_new(json_object_get(j, "disks"),
-				      json_pack("{s:s, s:I, s:s, s:i, s:I}", "path", d->path,
+				      json_pack("{s:s, s:I, s:s, s:i, s:I, s:I, s:I}", "path", d->path,
 						"size", (json_int_t)d->size, "layout", hex,
 						"state", (int)states[i], "durable",
-						(json_int_t)durables[i]));
+						(json_int_t)durables[i].off, "recv_bytes",
+						(json_int_t)durables[i].bytes, "recv_sum",
+						(json_int_t)durables[i].sum));
 	}
 	return j;
 }
@@ -52,7 +54,7 @@ json_t *receiver_state_json(const struct receiver *r, const uint32_t *states,
 int receiver_state_save(struct receiver *r)
 {
 	uint32_t states[RH_PROTO_MAX_DISKS];
-	uint64_t durables[RH_PROTO_MAX_DISKS];
+	struct rpos durables[RH_PROTO_MAX_DISKS];
 	json_t *j;
 	int rc;
 
@@ -66,6 +68,31 @@ int receiver_state_save(struct receiver *r)
 	rc = repl_state_save(r->state_dir, STATE_FILE, j);
 	json_decref(j);
 	return rc;
+}
+
+/* What a checkpoint disk says was received below its durable offset. A
+ * checkpoint written before protocol 2 does not say: a partial disk then
+ * starts over, since nothing could prove its copy complete. */
+static int load_received(json_t *d, uint32_t i, struct tdisk *t)
+{
+	int64_t bytes, sum;
+
+	if (json_object_get(d, "recv_bytes") == NULL && json_object_get(d, "recv_sum") == NULL) {
+		if (t->state == RH_DISK_PARTIAL && t->durable.off > 0)
+			rh_log_warn("disk %u: the checkpoint predates completion checks; copying it again from the start",
+				    i);
+		if (t->state != RH_DISK_COMPLETE)
+			t->state = RH_DISK_NEW;
+		t->durable = (struct rpos){ t->state == RH_DISK_COMPLETE ? t->size : 0, 0, 0 };
+		return 0;
+	}
+	if (rh_json_get_int(d, "recv_bytes", 0, INT64_MAX, &bytes) < 0 ||
+	    rh_json_get_int(d, "recv_sum", 0, (int64_t)RH_SUM_MOD - 1, &sum) < 0 ||
+	    (uint64_t)bytes > t->durable.off)
+		return rh_seterr(RH_ERR_CORRUPT, "checkpoint disk %u has malformed received figures", i);
+	t->durable.bytes = (uint64_t)bytes;
+	t->durable.sum = (uint64_t)sum;
+	return 0;
 }
 
 /* Load the checkpoint if it belongs to this job; returns 1 if it did. */
@@ -123,9 +150,14 @@ static int state_load(struct receiver *r, const struct rh_hello *h)
 					   i);
 			goto out;
 		}
+		r->disks[i].size = (uint64_t)size;
 		r->disks[i].state = (uint32_t)state;
-		r->disks[i].durable = (uint64_t)durable;
-		r->disks[i].written = (uint64_t)durable;
+		r->disks[i].durable.off = (uint64_t)durable;
+		if (load_received(d, i, &r->disks[i]) < 0) {
+			rc = RH_ERR_CORRUPT;
+			goto out;
+		}
+		r->disks[i].written = r->disks[i].durable;
 	}
 	rc = 1;
 out:
@@ -196,18 +228,34 @@ static int open_disks(struct receiver *r, const struct rh_hello *h, bool resumin
 
 int receiver_make_durable(struct receiver *r)
 {
-	int rc = receiver_syncer_wait(r);
+	int rc = receiver_syncer_wait(r), first = 0;
 
 	if (rc < 0)
 		return rc;
+	/* Every disk is tried, so that one failing disk does not keep the
+	 * others' progress out of the checkpoint. */
 	for (uint32_t i = 0; i < r->ndisks; i++) {
 		struct tdisk *d = &r->disks[i];
 
-		if (d->fd < 0 || (!r->sync && d->written == d->durable && d->state != RH_DISK_PARTIAL))
+		if (d->fd < 0 ||
+		    (!r->sync && d->written.off == d->durable.off && d->state != RH_DISK_PARTIAL))
 			continue;
-		if (fdatasync(d->fd) < 0)
-			return rh_seterr_errno(errno, "cannot sync %s", d->path);
-		if (!r->sync) {
+		if (fdatasync(d->fd) < 0) {
+			int e = errno;
+
+			/* Linux may drop the pages a failed fdatasync could not
+			 * write and report success next time: never trust this
+			 * file's later data to be durable in this session. */
+			d->sync_failed = true;
+			if (first == 0)
+				first = e == ENOSPC || e == EDQUOT
+						? rh_seterr_sms(RH_ERR_NOSPACE, "SMS.0805",
+								"target %s is full syncing it; free space on the target and run the same command again",
+								d->path)
+						: rh_seterr_errno(e, "cannot sync %s", d->path);
+			continue;
+		}
+		if (!r->sync && !d->sync_failed) {
 			pthread_mutex_lock(&r->smu);
 			d->durable = d->written;
 			pthread_mutex_unlock(&r->smu);
@@ -215,7 +263,8 @@ int receiver_make_durable(struct receiver *r)
 	}
 	r->unsynced = 0;
 	clock_gettime(CLOCK_MONOTONIC, &r->last_sync);
-	return receiver_state_save(r);
+	rc = receiver_state_save(r);
+	return first < 0 ? first : rc;
 }
 
 int receiver_send_pos(struct receiver *r, uint16_t type, uint32_t disk)
@@ -224,7 +273,7 @@ int receiver_send_pos(struct receiver *r, uint16_t type, uint32_t disk)
 	struct rh_position p = { .disk = disk };
 
 	pthread_mutex_lock(&r->smu);
-	p.offset = r->disks[disk].durable;
+	p.offset = r->disks[disk].durable.off;
 	pthread_mutex_unlock(&r->smu);
 	return rh_tls_write(r->c, buf, rh_proto_put_pos(buf, sizeof buf, type, &p));
 }
@@ -260,11 +309,14 @@ static int handle_data(struct receiver *r, const struct rh_data *dt)
 		return rh_seterr(RH_ERR_PROTO, "DATA [%" PRIu64 ", +%u) beyond disk %u size %" PRIu64,
 				 dt->offset, dt->length, dt->disk, d->size);
 	/* In-order delivery is what makes "durable below X" meaningful. */
-	if (dt->offset < d->written)
+	if (dt->offset < d->written.off)
 		return rh_seterr(RH_ERR_PROTO, "DATA at %" PRIu64 " behind position %" PRIu64 " of disk %u",
-				 dt->offset, d->written, dt->disk);
+				 dt->offset, d->written.off, dt->disk);
 	if (d->state == RH_DISK_COMPLETE && !(r->sync && !r->verify))
 		return rh_seterr(RH_ERR_PROTO, "DATA for completed disk %u", dt->disk);
+	/* Without a plan, nothing could tell the disk complete later. */
+	if (!r->sync && !d->planned)
+		return rh_seterr(RH_ERR_PROTO, "DATA for disk %u before its PLAN", dt->disk);
 
 	if (dt->flags & RH_DATA_ZERO) {
 		int rc = zero_range(d, dt->offset, dt->length, r->raw);
@@ -303,7 +355,7 @@ static int handle_data(struct receiver *r, const struct rh_data *dt)
 	 * a failure only loses that head start. */
 	if (!(dt->flags & RH_DATA_ZERO))
 		(void)sync_file_range(d->fd, (off_t)dt->offset, dt->length, SYNC_FILE_RANGE_WRITE);
-	d->written = end;
+	receiver_pos_add(&d->written, dt->offset, dt->length);
 	if (!r->sync)
 		d->state = RH_DISK_PARTIAL;
 	r->unsynced += dt->length;
@@ -352,16 +404,21 @@ static int hello(struct receiver *r, const struct rh_hello *h, uint16_t flags)
 	rc = open_disks(r, h, resuming == 1);
 	if (rc < 0)
 		return rc;
+	if (!r->verify)
+		receiver_reserve(r);
 	rc = receiver_state_save(r);
 	if (rc < 0)
 		return rc;
 	for (uint32_t i = 0; i < r->ndisks; i++) {
-		ok.disks[i].state = r->disks[i].state;
-		ok.disks[i].resume_offset = r->disks[i].durable;
-		rh_log_info("disk %u: %s, %" PRIu64 " bytes, %s at %" PRIu64, i, r->disks[i].path,
-			    r->disks[i].size,
-			    r->disks[i].state == RH_DISK_COMPLETE ? "complete"
-			    : resuming == 1 ? "resuming" : "new", r->disks[i].durable);
+		const struct tdisk *d = &r->disks[i];
+
+		ok.disks[i].state = d->state;
+		ok.disks[i].resume_offset = d->durable.off;
+		ok.disks[i].recv_bytes = d->durable.bytes;
+		ok.disks[i].recv_sum = d->durable.sum;
+		rh_log_info("disk %u: %s, %" PRIu64 " bytes, %s at %" PRIu64, i, d->path, d->size,
+			    d->state == RH_DISK_COMPLETE ? "complete"
+			    : d->durable.off > 0 ? "resuming" : "new", d->durable.off);
 	}
 	return rh_tls_write(r->c, buf, rh_proto_put_hello_ok(buf, sizeof buf, &ok));
 }
@@ -379,6 +436,7 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
 	for (size_t i = 0; i < RH_PROTO_MAX_DISKS; i++)
 		r->disks[i].fd = -1;
 	r->lock_fd = -1;
+	r->reserve_fd = -1;
 	pthread_mutex_init(&r->smu, NULL);
 	pthread_cond_init(&r->scv, NULL);
 	r->o = o;
@@ -442,33 +500,21 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
 		case RH_MSG_SUMS_END:
 			rc = receiver_sync_compare(r, f.u.pos.disk);
 			break;
+		case RH_MSG_PLAN:
+			rc = receiver_plan(r, &f.u.plan);
+			break;
 		case RH_MSG_DISK_END:
-			if (f.u.pos.disk >= r->ndisks) {
-				rc = rh_seterr(RH_ERR_PROTO, "DISK_END for disk %u", f.u.pos.disk);
-				break;
-			}
-			if (r->sync) {
-				rc = receiver_sync_disk_end(r, f.u.pos.disk);
-				break;
-			}
-			/* Complete only once the data is on stable storage. */
-			r->disks[f.u.pos.disk].written = r->disks[f.u.pos.disk].size;
-			r->disks[f.u.pos.disk].state = RH_DISK_PARTIAL;
-			rc = receiver_make_durable(r);
-			if (rc == 0) {
-				r->disks[f.u.pos.disk].state = RH_DISK_COMPLETE;
-				rc = receiver_state_save(r);
-			}
-			if (rc == 0) {
-				rh_log_info("disk %u complete: %s", f.u.pos.disk,
-					    r->disks[f.u.pos.disk].path);
-				rc = receiver_send_pos(r, RH_MSG_DISK_DONE, f.u.pos.disk);
-			}
+			rc = r->sync ? receiver_sync_disk_end(r, &f.u.disk_end)
+				     : receiver_disk_end(r, &f.u.disk_end);
 			break;
 		case RH_MSG_BYE:
-			rh_log_info("job %s: agent finished", r->job_id);
-			rc = receiver_make_durable(r);
-			goto out;
+			/* Only a job whose every disk proved complete is finished. */
+			rc = receiver_bye(r);
+			if (rc == 0) {
+				rh_log_info("job %s: agent finished", r->job_id);
+				goto out;
+			}
+			break;
 		default:
 			rc = rh_seterr(RH_ERR_PROTO, "unexpected %s", rh_proto_msg_name(f.type));
 			break;
@@ -477,17 +523,12 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o)
 			goto out_err;
 	}
 out_err:
+	/* Keep what was written: durable and checkpointed before the error is
+	 * reported, so a rerun resumes after it (a full disk included). */
+	if (greeted)
+		receiver_keep_written(r, rc);
 	rh_frame_send_error(c, rc); /* best effort: the peer may be gone */
 	rh_tls_drain(c, 3000);
-	if (greeted) {
-		/* Keep what was written: make it durable so a rerun resumes after it. */
-		int saved = rc;
-		char msg[1024];
-
-		snprintf(msg, sizeof msg, "%s", rh_lasterr());
-		receiver_make_durable(r);
-		rh_seterr_sms(saved, rh_err_sms_code(saved), "%s", msg);
-	}
 out:
 	receiver_syncer_stop(r);
 	for (uint32_t i = 0; i < RH_PROTO_MAX_DISKS; i++)
@@ -498,6 +539,7 @@ out:
 	ZSTD_freeDCtx(r->dctx);
 	repl_sums_release(&r->pending);
 	repl_sums_release(&r->mine);
+	receiver_unreserve(r);
 	rh_target_unlock(r->lock_fd);
 	free(r->frame);
 	free(r->raw);

@@ -42,6 +42,8 @@ int repl_plan_build(int fd, const char *name, uint64_t size, bool skip_holes,
 void repl_plan_release(struct repl_plan *plan);
 /* Planned bytes at or after offset from. */
 uint64_t repl_plan_bytes_from(const struct repl_plan *plan, uint64_t from);
+/* rh_proto_range_sum of the planned bytes at or after offset from. */
+uint64_t repl_plan_sum_from(const struct repl_plan *plan, uint64_t from);
 
 /* chunksum.c: per-chunk hashes (RH_SYNC_CHUNK bytes, XXH3-128). */
 struct repl_sums {

@@ -34,6 +34,9 @@ struct sender {
 	struct repl_sums sums[RH_PROTO_MAX_DISKS]; /* sync: source hashes to keep */
 	struct rh_hello_ok ok;
 	int threads;
+	/* What DISK_END will claim, per disk: the target's durable figures
+	 * from HELLO_OK (a copy) or nothing (a sync), plus this run's DATA. */
+	uint64_t sent_bytes[RH_PROTO_MAX_DISKS], sent_sum[RH_PROTO_MAX_DISKS];
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;

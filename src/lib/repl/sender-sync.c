@@ -180,6 +180,8 @@ int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const
 		/* The pipeline sends the plan from offset 0 of a partial disk. */
 		s->ok.disks[i].state = RH_DISK_PARTIAL;
 		s->ok.disks[i].resume_offset = 0;
+		s->ok.disks[i].recv_bytes = 0;
+		s->ok.disks[i].recv_sum = 0;
 	}
 	return 0;
 }

@@ -318,9 +318,10 @@ static int send_node(struct sender *s, struct rh_tls_conn *c, struct rh_ratelimi
 	int rc;
 
 	if (n->disk_end) {
-		struct rh_position p = { .disk = n->disk, .offset = s->sizes[n->disk] };
+		struct rh_disk_end e = { .disk = n->disk, .bytes = s->sent_bytes[n->disk],
+					 .sum = s->sent_sum[n->disk] };
 
-		rc = rh_tls_write(c, hdr, rh_proto_put_pos(hdr, sizeof hdr, RH_MSG_DISK_END, &p));
+		rc = rh_tls_write(c, hdr, rh_proto_put_disk_end(hdr, sizeof hdr, &e));
 		if (rc == 0)
 			rc = handle_reply(s, c, fbuf, (int)n->disk);
 		if (rc == 0)
@@ -347,6 +348,9 @@ static int send_node(struct sender *s, struct rh_tls_conn *c, struct rh_ratelimi
 		return rc;
 	s->done_raw += n->len;
 	s->done_wire += hl + d.payload_len;
+	s->sent_bytes[n->disk] += n->len;
+	s->sent_sum[n->disk] = rh_proto_sum_add(s->sent_sum[n->disk],
+						rh_proto_range_sum(n->off, n->len));
 	if (n->zero)
 		s->st->zero_bytes += n->len;
 	return handle_reply(s, c, fbuf, -1);
@@ -415,6 +419,33 @@ out_free:
 	rh_ratelimit_free(rl);
 	free(fbuf);
 	return rc;
+}
+
+/* Say what will be sent of each disk before sending it, so that the
+ * target can tell a complete disk from one the agent merely calls complete;
+ * and start the figures DISK_END will claim from what the target holds. */
+static int send_plans(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf)
+{
+	for (uint32_t i = 0; i < s->o->ndisks; i++) {
+		const struct rh_hello_ok_disk *t = &s->ok.disks[i];
+		const struct repl_plan *p = &s->plans[i];
+		struct rh_plan pl = { .disk = i, .from = t->resume_offset };
+		int rc;
+
+		s->sent_bytes[i] = t->recv_bytes;
+		s->sent_sum[i] = t->recv_sum;
+		/* Sync: the target knows what it asked for (NEED). */
+		if (s->o->mode != RH_REPL_MIGRATE || t->state == RH_DISK_COMPLETE)
+			continue;
+		pl.bytes = repl_plan_bytes_from(p, pl.from);
+		pl.sum = repl_plan_sum_from(p, pl.from);
+		pl.total_bytes = p->bytes;
+		pl.total_sum = repl_plan_sum_from(p, 0);
+		rc = rh_tls_write(c, fbuf, rh_proto_put_plan(fbuf, RH_FRAME_BUF_SIZE, &pl));
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* ---- job identity ---- */
@@ -596,6 +627,9 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 		}
 	}
 	rh_log_info("compression: %s", s->threads ? "zstd" : "off");
+	rc = send_plans(s, c, fbuf);
+	if (rc < 0)
+		goto out;
 	rc = pump(s, c);
 	if (rc == 0 && o->mode == RH_REPL_SYNC)
 		rc = sender_save_sums(s, h.job_id);
