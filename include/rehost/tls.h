@@ -63,11 +63,11 @@ int rh_tls_accept_step(struct rh_tls_conn *c);
 /* The connection's socket. Borrowed: valid until rh_tls_close. */
 int rh_tls_fd(const struct rh_tls_conn *c);
 
-/* Connect to addr and run the agent's handshake. A handshake that fails for
- * any reason but authentication (the target dropped it: full, or past its
- * deadline under a flood of other connections) is retried with growing
- * pauses, up to attempts times in all; a refused TCP connection or a
- * rejected certificate fails at once. connect_ms bounds each TCP connect.
+/* Connect to addr and run the agent's handshake. A handshake the target
+ * dropped (closed or reset: its table was full, or the deadline passed
+ * under a flood of other connections; RH_ERR_PROTO) is retried with
+ * growing pauses, up to attempts times in all; a refused TCP connection, a
+ * rejected certificate or a handshake timeout fails at once. connect_ms bounds each TCP connect.
  * Caller frees *out with rh_tls_close. Errors as for rh_net_connect and
  * rh_tls_handshake. */
 int rh_tls_dial(struct rh_tls_ctx *ctx, const char *addr, int default_port, int connect_ms,

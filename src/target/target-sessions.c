@@ -133,7 +133,7 @@ static void *session_main(void *arg)
 	snprintf(peer, sizeof peer, "%s", rh_tls_peer_name(s->c));
 	if (s->refuse) {
 		rc = rh_seterr(RH_ERR_BUSY,
-			       "the target already serves %u session%s, its maximum (rehost target --max-sessions); run the same command again when one has finished",
+			       "the target already serves %u session%s, its maximum (rehost target --max-sessions N, one with --once); run the same command again when one has finished",
 			       t->max, t->max == 1 ? "" : "s");
 		rh_log_warn("refusing agent %s: %s", peer, rh_lasterr());
 		tell_agent(s->c, rc);

@@ -1,5 +1,5 @@
 /* The agent's way in: TCP connect plus TLS handshake, retried when the
- * target drops the handshake. A target under a connection flood evicts
+ * target drops the handshake (closes or resets the connection). A target under a connection flood evicts
  * pending handshakes to stay responsive (docs/replication.md, "Connection
  * handling"); a legitimate agent caught in that is not at fault, so it
  * tries again after a pause instead of failing the migration. */
@@ -40,7 +40,11 @@ int rh_tls_dial(struct rh_tls_ctx *ctx, const char *addr, int default_port, int 
 		if (rc == 0)
 			return 0;
 		close(fd);
-		if (rc == RH_ERR_AUTH || rc == RH_ERR_NOMEM || i == attempts)
+		/* A dropped handshake reads as a reset or an early close
+		 * (RH_ERR_PROTO). Not retried: an untrusted peer (RH_ERR_AUTH),
+		 * and a timeout, which means a target that does not answer at
+		 * all, where retrying would only multiply the 60 s wait. */
+		if (rc != RH_ERR_PROTO || i == attempts)
 			break;
 		/* Jitter from the clock's low bits (rand() is not thread-safe),
 		 * so agents dropped together do not return together. */
