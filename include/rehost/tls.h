@@ -42,6 +42,37 @@ void rh_tls_ctx_free(struct rh_tls_ctx *ctx);
  * RH_ERR_PROTO / RH_ERR_IO / RH_ERR_TIMEOUT, with a detail. */
 int rh_tls_handshake(struct rh_tls_ctx *ctx, int fd, struct rh_tls_conn **out);
 
+/* Non-blocking server handshake, driven by the caller's poll loop (the
+ * target's handshake gate, rehost/gate.h), so a slow or silent peer holds
+ * only its own slot. rh_tls_accept_begin takes a non-blocking connected
+ * socket and, on success, owns it (rh_tls_close closes it); on failure fd
+ * is left to the caller. */
+int rh_tls_accept_begin(struct rh_tls_ctx *ctx, int fd, struct rh_tls_conn **out);
+
+/* What rh_tls_accept_step wants before it can go on. */
+enum {
+	RH_TLS_WANT_READ = 1,  /* poll for POLLIN, then step again */
+	RH_TLS_WANT_WRITE = 2, /* poll for POLLOUT, then step again */
+};
+
+/* Advance the handshake as far as the socket allows. Returns 0 when it is
+ * complete and the peer verified, RH_TLS_WANT_READ/WRITE, or an error as
+ * for rh_tls_handshake (RH_ERR_AUTH for an untrusted peer). */
+int rh_tls_accept_step(struct rh_tls_conn *c);
+
+/* The connection's socket. Borrowed: valid until rh_tls_close. */
+int rh_tls_fd(const struct rh_tls_conn *c);
+
+/* Connect to addr and run the agent's handshake. A handshake the target
+ * dropped (closed or reset: its table was full, or the deadline passed
+ * under a flood of other connections; RH_ERR_PROTO) is retried with
+ * growing pauses, up to attempts times in all; a refused TCP connection, a
+ * rejected certificate or a handshake timeout fails at once. connect_ms bounds each TCP connect.
+ * Caller frees *out with rh_tls_close. Errors as for rh_net_connect and
+ * rh_tls_handshake. */
+int rh_tls_dial(struct rh_tls_ctx *ctx, const char *addr, int default_port, int connect_ms,
+		int attempts, struct rh_tls_conn **out);
+
 /* Read exactly n bytes. RH_ERR_PROTO with detail "connection closed" on a
  * clean EOF, RH_ERR_CONNECT on a reset, RH_ERR_TIMEOUT on SO_RCVTIMEO. */
 int rh_tls_read(struct rh_tls_conn *c, void *buf, size_t n);

@@ -1,6 +1,7 @@
 /* rehost target: receive block replication into image files or devices. */
 #define RH_LOG_COMPONENT "target"
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,13 +14,19 @@
 #include "cli/cli.h"
 #include "rehost/dirs.h"
 #include "rehost/err.h"
+#include "rehost/gate.h"
 #include "rehost/log.h"
 #include "rehost/net.h"
+#include "rehost/num.h"
 #include "rehost/repl.h"
 #include "rehost/tls.h"
 #include "target/target.h"
 
 #define MAX_DEVICES 64
+#define DEFAULT_MAX_SESSIONS 32
+/* A verified session's socket timeouts: a silent agent must not hold a
+ * session (and the disks' lock) forever. */
+#define SESSION_IO_TIMEOUT_S 60
 
 void usage_target(FILE *out)
 {
@@ -38,10 +45,19 @@ void usage_target(FILE *out)
 		"  --state-dir DIR       checkpoint directory with --disk (default\n"
 		"                        /var/lib/rehost/target)\n"
 		"  --replace             let a new migration job overwrite another job's disks\n"
-		"  --once                exit after the first job finishes (status 0) or fails\n"
+		"  --once                exit after the first job finishes (status 0) or fails;\n"
+		"                        serves one session at a time\n"
+		"  --max-sessions N      agents served at once (default 32); one more is\n"
+		"                        refused with an error, not queued\n"
+		"  --max-pending N       TLS handshakes in progress at most (default 64); a\n"
+		"                        new connection beyond that evicts the oldest one\n"
+		"  --handshake-timeout S seconds a connection has to complete its whole TLS\n"
+		"                        handshake (default 10)\n"
 		"\n"
 		"Each disk is reported complete only after its data is on stable storage;\n"
 		"if the agent or the target stops, running the same commands again resumes.\n"
+		"Handshakes run concurrently, each bounded in time, and never delay a\n"
+		"session; SIGINT or SIGTERM stops the sessions (their data stays durable).\n"
 		"\n"
 		"Working on the received disks (DISKS is --disk-dir DIR, or --disk DEV...\n"
 		"[--state-dir DIR] as given to the listener):\n"
@@ -82,11 +98,63 @@ const struct cli_sub target_subcommands[] = {
 };
 
 static volatile sig_atomic_t stopping;
+/* Self-pipe: signal handler and finished sessions wake the accept loop. */
+static int wake_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	int saved = errno;
+
+	stopping = sig;
+	(void)!write(wake_pipe[1], "x", 1);
+	errno = saved;
+}
+
+static void drain_wake_pipe(void)
+{
+	char buf[64];
+
+	while (read(wake_pipe[0], buf, sizeof buf) > 0)
+		;
+}
+
+/* Accept, authenticate and serve until a signal or, with once, until the
+ * first job has ended. Returns the exit status. */
+static int listen_loop(struct rh_gate *g, struct target_sessions *ts, bool once)
+{
+	int status = EXIT_FAIL, job_rc = 0;
+
+	while (!stopping) {
+		struct rh_tls_conn *conn = NULL;
+		struct timeval tv = { .tv_sec = SESSION_IO_TIMEOUT_S };
+		/* Wake at least once a second, whatever happens. */
+		int rc = rh_gate_wait(g, wake_pipe[0], 1000, &conn);
+
+		drain_wake_pipe();
+		if (target_sessions_reap(ts, &job_rc) > 0) {
+			status = job_rc == 0 ? EXIT_OK : EXIT_FAIL;
+			if (once) {
+				rh_tls_close(conn);
+				break;
+			}
+		}
+		if (rc < 0) {
+			rh_log_error("accepting connections: %s", rh_lasterr());
+			rh_tls_close(conn);
+			break;
+		}
+		if (rc == 0)
+			continue;
+		setsockopt(rh_tls_fd(conn), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		setsockopt(rh_tls_fd(conn), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		if (target_sessions_start(ts, conn) < 0)
+			rh_log_error("%s", rh_lasterr());
+	}
+	if (stopping) {
+		rh_log_info("stopping on signal %d: %u session%s aborted", (int)stopping,
+			    target_sessions_serving(ts), target_sessions_serving(ts) == 1 ? "" : "s");
+	}
+	return status;
 }
 
 int cmd_target(int argc, char **argv)
@@ -100,12 +168,20 @@ int cmd_target(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "replace", no_argument, NULL, 'r' },
 		{ "once", no_argument, NULL, 'o' },
+		{ "max-sessions", required_argument, NULL, 'S' },
+		{ "max-pending", required_argument, NULL, 'P' },
+		{ "handshake-timeout", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_addr = "0.0.0.0:8900", *port_file = NULL, *keys = NULL;
 	const char *devices[MAX_DEVICES];
 	struct rh_receiver_opts ro = { .state_dir = "/var/lib/rehost/target" };
 	struct rh_tls_ctx *ctx = NULL;
+	struct rh_gate *gate = NULL;
+	struct target_sessions *ts = NULL;
+	struct rh_gate_opts go = { 0 };
+	int64_t max_sessions = DEFAULT_MAX_SESSIONS, max_pending = RH_GATE_DEFAULT_PENDING,
+		hs_timeout = RH_GATE_DEFAULT_TIMEOUT_MS / 1000;
 	struct rh_snap_target snapt;
 	struct sigaction sa = { .sa_handler = on_signal };
 	bool once = false;
@@ -126,6 +202,18 @@ int cmd_target(int argc, char **argv)
 		case 's': ro.state_dir = optarg; break;
 		case 'r': ro.replace = true; break;
 		case 'o': once = true; break;
+		case 'S':
+			if (rh_parse_i64(optarg, 1, 1024, &max_sessions) < 0)
+				return cli_usage_error("target", "--max-sessions %s: allowed 1 to 1024", optarg);
+			break;
+		case 'P':
+			if (rh_parse_i64(optarg, 1, 4096, &max_pending) < 0)
+				return cli_usage_error("target", "--max-pending %s: allowed 1 to 4096", optarg);
+			break;
+		case 'H':
+			if (rh_parse_i64(optarg, 1, 600, &hs_timeout) < 0)
+				return cli_usage_error("target", "--handshake-timeout %s: allowed 1 to 600 (s)", optarg);
+			break;
 		default: return cli_usage_error("target", "bad option");
 		}
 	}
@@ -154,6 +242,21 @@ int cmd_target(int argc, char **argv)
 		rh_tls_ctx_free(ctx);
 		return EXIT_FAIL;
 	}
+	go.max_pending = (unsigned)max_pending;
+	go.timeout_ms = (unsigned)hs_timeout * 1000;
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		rh_seterr_errno(errno, "pipe");
+		cli_report(rh_lasterr_code(), NULL);
+		goto out;
+	}
+	/* --once keeps its meaning (one job, then exit) by serving one
+	 * session at a time; another agent meanwhile is told the target is busy. */
+	if ((rc = rh_gate_new(ctx, lfd, &go, &gate)) < 0 ||
+	    (rc = target_sessions_new(&ro, &snapt, once ? 1 : (unsigned)max_sessions, wake_pipe[1],
+				      &ts)) < 0) {
+		cli_report(rc, NULL);
+		goto out;
+	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -163,53 +266,15 @@ int cmd_target(int argc, char **argv)
 		cli_report(rc, NULL);
 		goto out;
 	}
-
-	while (!stopping) {
-		struct rh_tls_conn *conn = NULL;
-		struct timeval tv = { .tv_sec = 60 };
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			rh_log_error("accept: %s", strerror(errno));
-			continue;
-		}
-		/* A silent peer must not hold the target forever. */
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-		rc = rh_tls_handshake(ctx, fd, &conn);
-		if (rc < 0) {
-			rh_log_warn("refused connection: %s", rh_lasterr());
-			close(fd);
-			continue;
-		}
-		rh_log_info("agent %s connected", rh_tls_peer_name(conn));
-		/* Disks configured at cutover no longer match the source: the next
-		 * job starts from the sync snapshot (the seed's purpose for it). */
-		rc = target_unconfigure(&snapt);
-		if (rc < 0) {
-			rh_log_error("refusing the job: %s", rh_lasterr());
-			rh_tls_close(conn);
-			continue;
-		}
-		rc = rh_receiver_serve(conn, &ro);
-		rh_tls_close(conn);
-		if (rc == 0) {
-			rh_log_info("job finished; all disks on stable storage");
-			status = EXIT_OK;
-		} else {
-			const char *sms = rh_lasterr_sms();
-
-			rh_log_error("job stopped: %s%s%s%s", rh_lasterr(), sms ? " [" : "",
-				     sms ? sms : "", sms ? "]" : "");
-			status = EXIT_FAIL;
-		}
-		if (once)
-			break;
-	}
+	status = listen_loop(gate, ts, once);
 out:
+	/* Sessions first: they may still write through their connections. */
+	target_sessions_free(ts);
+	rh_gate_free(gate);
 	close(lfd);
+	for (int i = 0; i < 2; i++)
+		if (wake_pipe[i] >= 0)
+			close(wake_pipe[i]);
 	rh_tls_ctx_free(ctx);
 	return status;
 }

@@ -32,6 +32,29 @@ void usage_target_grow(FILE *out);
 int cmd_target_firmware(int argc, char **argv);
 void usage_target_firmware(FILE *out);
 
+/* target-sessions.c: the listener's authenticated sessions, a thread each
+ * (at most max serving; more agents get an ERROR frame, RH_ERR_BUSY). */
+struct target_sessions;
+struct rh_tls_conn;
+struct rh_receiver_opts;
+/* ro and snapt are borrowed for the object's life; wake_fd (non-blocking)
+ * gets a byte whenever a session ends. Free with target_sessions_free. */
+int target_sessions_new(const struct rh_receiver_opts *ro, const struct rh_snap_target *snapt,
+			unsigned max, int wake_fd, struct target_sessions **out);
+/* Serve (or refuse, when full) the verified connection c in a new thread,
+ * which owns c. 0, or an error after closing c. */
+int target_sessions_start(struct target_sessions *t, struct rh_tls_conn *c);
+/* Join the finished sessions. Returns how many were jobs (not refusals)
+ * and stores the last one's result in *job_rc. */
+int target_sessions_reap(struct target_sessions *t, int *job_rc);
+/* Sessions serving now. */
+unsigned target_sessions_serving(const struct target_sessions *t);
+/* Make every running session fail at once (its socket shut down); each
+ * keeps what it wrote durable, so the agent resumes later. */
+void target_sessions_abort(struct target_sessions *t);
+/* Abort, join every thread and free. NULL ok. */
+void target_sessions_free(struct target_sessions *t);
+
 /* The disk selection every subcommand takes: --disk-dir DIR, or
  * --disk DEV (repeated, in order) with --state-dir DIR. */
 struct target_disks {

@@ -87,7 +87,10 @@ int rh_net_listen(const char *addr, int default_port, uint16_t *port_out)
 		goto out;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+	/* A deep backlog: a burst of connections (a flood, or many agents)
+	 * must not make the kernel drop a legitimate SYN, which costs the
+	 * agent a second or more of retransmission. */
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
 		rc = rh_seterr_errno(errno, "cannot listen on %s", addr);
 		goto out;
 	}

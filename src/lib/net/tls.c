@@ -299,18 +299,54 @@ void rh_tls_close(struct rh_tls_conn *c)
 	if (c == NULL)
 		return;
 	if (c->ssl != NULL) {
-		SSL_shutdown(c->ssl);
+		/* close_notify only after a finished handshake: an abandoned
+		 * one (deadline, eviction) has nothing to close politely. */
+		if (SSL_is_init_finished(c->ssl))
+			SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
 	}
+	ERR_clear_error();
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);
 }
 
+/* The error of a failed SSL_accept/SSL_connect that returned r, classified:
+ * an untrusted peer is RH_ERR_AUTH, a receive timeout RH_ERR_TIMEOUT. */
+static int handshake_error(struct rh_tls_conn *c, int r)
+{
+	long vr = SSL_get_verify_result(c->ssl);
+	int e = SSL_get_error(c->ssl, r), saved = errno;
+
+	if (vr != X509_V_OK)
+		return rh_seterr(RH_ERR_AUTH, "peer certificate rejected: %s",
+				 X509_verify_cert_error_string(vr));
+	if (ssl_err_is_auth())
+		return rh_seterr(RH_ERR_AUTH, "TLS authentication failed: %s", ssl_errstr());
+	if (e == SSL_ERROR_SYSCALL && (saved == EAGAIN || saved == EWOULDBLOCK))
+		return rh_seterr(RH_ERR_TIMEOUT, "TLS handshake timed out");
+	if (e == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0)
+		return rh_seterr(RH_ERR_PROTO, "TLS handshake failed: %s",
+				 saved ? strerror(saved) : "connection closed by peer");
+	return rh_seterr(RH_ERR_PROTO, "TLS handshake failed: %s", ssl_errstr());
+}
+
+/* After a successful handshake: record the verified peer's name. */
+static int handshake_done(struct rh_tls_conn *c)
+{
+	X509 *peer = SSL_get1_peer_certificate(c->ssl);
+
+	if (peer == NULL)
+		return rh_seterr(RH_ERR_AUTH, "peer presented no certificate");
+	X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, c->peer,
+				  sizeof c->peer);
+	X509_free(peer);
+	return 0;
+}
+
 int rh_tls_handshake(struct rh_tls_ctx *ctx, int fd, struct rh_tls_conn **out)
 {
 	struct rh_tls_conn *c;
-	X509 *peer;
 	int r, rc;
 
 	*out = NULL;
@@ -324,37 +360,73 @@ int rh_tls_handshake(struct rh_tls_ctx *ctx, int fd, struct rh_tls_conn **out)
 		goto out;
 	}
 	ERR_clear_error();
+	errno = 0;
 	r = ctx->role == RH_TLS_TARGET ? SSL_accept(c->ssl) : SSL_connect(c->ssl);
 	if (r != 1) {
-		long vr = SSL_get_verify_result(c->ssl);
-
-		if (vr != X509_V_OK)
-			rc = rh_seterr(RH_ERR_AUTH, "peer certificate rejected: %s",
-				       X509_verify_cert_error_string(vr));
-		else if (ssl_err_is_auth())
-			rc = rh_seterr(RH_ERR_AUTH, "TLS authentication failed: %s", ssl_errstr());
-		else if (SSL_get_error(c->ssl, r) == SSL_ERROR_SYSCALL && errno == EAGAIN)
-			rc = rh_seterr(RH_ERR_TIMEOUT, "TLS handshake timed out");
-		else
-			rc = rh_seterr(RH_ERR_PROTO, "TLS handshake failed: %s", ssl_errstr());
+		rc = handshake_error(c, r);
 		goto out;
 	}
-	peer = SSL_get1_peer_certificate(c->ssl);
-	if (peer == NULL) {
-		rc = rh_seterr(RH_ERR_AUTH, "peer presented no certificate");
+	rc = handshake_done(c);
+	if (rc < 0)
 		goto out;
-	}
-	X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, c->peer,
-				  sizeof c->peer);
-	X509_free(peer);
 	c->fd = fd;
 	*out = c;
 	return 0;
 out:
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
+	ERR_clear_error();
 	free(c);
 	return rc;
+}
+
+int rh_tls_accept_begin(struct rh_tls_ctx *ctx, int fd, struct rh_tls_conn **out)
+{
+	struct rh_tls_conn *c;
+
+	*out = NULL;
+	if (ctx->role != RH_TLS_TARGET)
+		return rh_seterr(RH_ERR_INVAL, "only a target accepts TLS connections");
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return RH_ERR_NOMEM;
+	c->fd = -1;
+	c->ssl = SSL_new(ctx->ssl);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		int rc = rh_seterr(RH_ERR_NOMEM, "SSL_new: %s", ssl_errstr());
+
+		SSL_free(c->ssl);
+		free(c);
+		return rc;
+	}
+	SSL_set_accept_state(c->ssl);
+	c->fd = fd;
+	*out = c;
+	return 0;
+}
+
+int rh_tls_accept_step(struct rh_tls_conn *c)
+{
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_do_handshake(c->ssl);
+	if (r == 1)
+		return handshake_done(c);
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return RH_TLS_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return RH_TLS_WANT_WRITE;
+	default:
+		return handshake_error(c, r);
+	}
+}
+
+int rh_tls_fd(const struct rh_tls_conn *c)
+{
+	return c->fd;
 }
 
 static int io_error(struct rh_tls_conn *c, int r, const char *op)

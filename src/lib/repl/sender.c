@@ -562,15 +562,10 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 	rc = rh_tls_ctx_new(RH_TLS_AGENT, o->key_dir, &ctx);
 	if (rc < 0)
 		goto out;
-	fd = rh_net_connect(o->target, RH_PROTO_DEFAULT_PORT, 10000);
-	if (fd < 0) {
-		rc = fd;
-		goto out;
-	}
-	rc = rh_tls_handshake(ctx, fd, &c);
+	/* Retries a handshake the target dropped (flooded: rh_tls_dial). */
+	rc = rh_tls_dial(ctx, o->target, RH_PROTO_DEFAULT_PORT, 10000, 5, &c);
 	if (rc < 0)
 		goto out;
-	fd = -1;
 	fbuf = malloc(RH_FRAME_BUF_SIZE);
 	if (fbuf == NULL) {
 		rc = RH_ERR_NOMEM;
