@@ -112,12 +112,14 @@ static int serve(struct session *s, const char *peer)
 	s->counts = true;
 	rc = rh_receiver_serve(s->c, &s->ro);
 	if (rc == 0) {
-		rh_log_info("job of %s finished; all disks on stable storage", peer);
+		/* The wording operators and docs know, then whose job it was
+		 * (several agents' sessions now share one log). */
+		rh_log_info("job finished; all disks on stable storage (agent %s)", peer);
 	} else {
 		const char *sms = rh_lasterr_sms();
 
-		rh_log_error("job of %s stopped: %s%s%s%s", peer, rh_lasterr(), sms ? " [" : "",
-			     sms ? sms : "", sms ? "]" : "");
+		rh_log_error("job stopped: %s%s%s%s (agent %s)", rh_lasterr(), sms ? " [" : "",
+			     sms ? sms : "", sms ? "]" : "", peer);
 	}
 	return rc;
 }
