@@ -166,8 +166,8 @@ enum rh_accel_verdict rh_accel_probe(const char *qemu, const char *kernel, unsig
 		return RH_ACCEL_NO_RUN;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		snprintf(reason, len, "could not run the KVM probe: %s: %s", argv[0],
-			 said[0] ? said : "cannot execute");
+		snprintf(reason, len, "could not run the KVM probe: %s",
+			 said[0] ? said : "cannot execute QEMU");
 		return RH_ACCEL_NO_RUN;
 	}
 	if ((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) ||
