@@ -234,7 +234,7 @@ int rh_run(const char *const *argv, const struct rh_run_opts *o, char *tail, siz
 		}
 		if (si.si_pid == pid)
 			break;
-		if (now_ms() >= deadline) {
+		if (o->timeout_ms > 0 && now_ms() >= deadline) {
 			timed_out = killed = true;
 			kill_group(pid);
 			continue;
