@@ -11,7 +11,8 @@
 #   (4) a wrapper that hangs silently under KVM (and leaves a child): TCG,
 #       after the probe deadline and not much more, nothing left running;
 #   (5) --accel kvm on the aborting wrapper fails, quoting QEMU, with the
-#       way out; --accel tcg never asks for KVM;
+#       way out, and on a silent one times out saying KVM may hang;
+#       --accel tcg never asks for KVM;
 #   (6) no kernel to probe with: TCG with how to fix it;
 #   (7) the real KVM of this host: its own direct probe decides what to
 #       expect. Working: rehost must choose kvm. Broken (device and kernel
@@ -40,7 +41,7 @@ truncate -s 510 "$T/disk.raw"
 printf '\x55\xaa' >>"$T/disk.raw"
 truncate -s 1M "$T/disk.raw"
 
-# make_wrapper NAME abort|hang: a QEMU that fails the given way when asked
+# make_wrapper NAME abort|hang|silent: a QEMU that fails the given way when asked
 # for KVM (counted in $T/NAME.kvm) and otherwise runs the real one.
 make_wrapper() {
 	local name=$1 mode=$2 broken
@@ -51,6 +52,7 @@ make_wrapper() {
 	hang) broken="sleep 600 & echo \$! >'$T/$name.child'
 	echo \$\$ >'$T/$name.pid'
 	exec sleep 600" ;;
+	silent) broken="exec sleep 600" ;;
 	esac
 	cat >"$T/$name" <<-EOF
 	#!/bin/sh
@@ -83,6 +85,7 @@ boot() { expect_exit "$1" "$REHOST" boot-test --disk "$T/disk.raw" --timeout 60 
 
 make_wrapper qabort abort
 make_wrapper qhang hang
+make_wrapper qsilent silent
 echo 'not a kernel: the wrappers never boot it under KVM' >"$T/vmlinuz"
 echo "11111111-2222-3333-4444-555555555555" >"$T/boot_id"
 
@@ -155,6 +158,10 @@ assert_grep 'FAILED after [0-9]+ s \(disk0 on virtio, bios, kvm\): qemu-error' "
 assert_grep 'likely cause: QEMU failed \(exit status 134\): (error: )?failed to set MSR 0x10a to 0x69' "$T/out"
 assert_grep 'action: .*--accel auto' "$T/out"
 [ "$(kvm_calls qabort)" -eq $((n + 1)) ] || fail "--accel kvm probed, or did not run KVM"
+boot 1 --qemu "$T/qsilent" --accel kvm --timeout 4
+assert_grep 'FAILED after [0-9]+ s \(disk0 on virtio, bios, kvm\): timeout' "$T/out"
+assert_grep 'likely cause: nothing at all came from the guest, not even from the BIOS: KVM \(forced with --accel kvm\) may hang' "$T/out"
+assert_grep 'action: Run with --accel auto' "$T/out"
 boot 0 --qemu "$T/qabort" --accel tcg --json
 json_check "$T/out" "d['accelerator']" tcg "d['accelerator_reason']" "tcg as requested (not probed)"
 [ "$(kvm_calls qabort)" -eq $((n + 1)) ] || fail "--accel tcg asked for KVM"
@@ -171,7 +178,7 @@ assert_grep "no kernel to probe KVM with \(probe kernel $T/none2:" "$T/out"
 log "(7) this host's own KVM"
 unset REHOST_KVM_DEV REHOST_PROBE_KERNEL REHOST_BOOT_ID_FILE
 kernel=/boot/vmlinuz-$(uname -r)
-[ -r "$kernel" ] || kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+[ -r "$kernel" ] || kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)
 why=""
 if [ ! -e /dev/kvm ]; then
 	why="there is no /dev/kvm"

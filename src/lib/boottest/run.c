@@ -418,9 +418,7 @@ static void explain(struct run *r, struct rh_bt_result *res)
 		return;
 	}
 	if (res->reason == RH_BT_R_QEMU_ERROR) {
-		char line[512];
-
-		char how[64];
+		char line[512], how[64];
 
 		qemu_error_line(res->qemu_stderr, line, sizeof line);
 		if (WIFSIGNALED(res->qemu_status))
