@@ -31,8 +31,9 @@ struct rh_run_opts {
  * directories) with stdin from /dev/null and stdout+stderr logged at info
  * level; the last lines go to tail (NUL-terminated; tail may be NULL).
  * With a timeout or a line_fn, the program runs in a process group of its
- * own with a parent-death signal, and stopping it kills (SIGKILL) that
- * whole group; it is always reaped before rh_run returns.
+ * own with a parent-death signal; stopping it kills (SIGKILL) that whole
+ * group, and whatever it left there is killed when it exits. It is
+ * always reaped before rh_run returns.
  * Returns the exit status 0..255 (127: could not be executed), or a
  * negative RH_ERR_* when it could not be started, died of a signal, or
  * ran past timeout_ms (RH_ERR_TIMEOUT), or line_fn's negative value. */
