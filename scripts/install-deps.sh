@@ -20,8 +20,11 @@ test_pkgs=(
 )
 # End-to-end boot tests: a Debian guest built with debootstrap, booted in QEMU
 # (SeaBIOS and OVMF firmware), GRUB tools for the source disk's boot loader.
+# linux-image-amd64 puts a kernel in /boot for the KVM probe (src/lib/accel/):
+# without one, a host whose KVM works still gets TCG.
 e2e_pkgs=(
 	debootstrap qemu-system-x86 seabios ovmf grub-pc-bin grub-efi-amd64-bin
+	linux-image-amd64
 )
 
 missing=()

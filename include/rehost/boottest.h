@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rehost/accel.h"
 #include "rehost/img.h"
 
 enum rh_bt_firmware {
@@ -238,7 +239,9 @@ struct rh_bt_opts {
 	const char *ovmf_code;           /* NULL: search the usual places */
 	const char *ovmf_vars;           /* template copied per run; NULL: beside code */
 	const char *console_log;         /* raw serial bytes go here; NULL: none */
-	const char *accel;               /* "kvm" or "tcg"; NULL: kvm if /dev/kvm works */
+	enum rh_accel accel;             /* RH_ACCEL_AUTO (the default): KVM only if a
+					  * probe boots a kernel under it (accel.h) */
+	const char *probe_kernel;        /* kernel for that probe; NULL: accel.h's search */
 	unsigned progress_s;             /* seconds between progress calls; 0: never */
 	rh_bt_progress_fn progress;      /* may be NULL */
 	void *progress_arg;
@@ -262,6 +265,7 @@ struct rh_bt_result {
 	enum rh_bt_reason reason;
 	double seconds;               /* QEMU start to verdict */
 	char accel[8];                /* "kvm" or "tcg" */
+	char accel_reason[RH_ACCEL_REASON_MAX]; /* why that accelerator (one line) */
 	char cause[1024];             /* "" on success */
 	char action[1024];            /* "" when none */
 	const struct rh_bt_rule *rule;/* matched rule (fatal, or the hint behind a

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "rehost/accel.h"
 #include "rehost/boottest.h"
 #include "rehost/err.h"
 #include "rehost/json.h"
@@ -31,6 +32,7 @@ void usage_boot_test(FILE *out)
 		"                        [--memory MiB] [--cpus N] [--firmware bios|uefi]\n"
 		"                        [--bus virtio|ide|sata|scsi] [--console-log FILE]\n"
 		"                        [--tail LINES] [--json] [--qemu PATH]\n"
+		"                        [--accel auto|kvm|tcg] [--probe-kernel FILE]\n"
 		"\n"
 		"Boot a migrated target in QEMU and check that it reaches a login prompt on\n"
 		"its serial console (ttyS0). QEMU runs with -snapshot: every write of the\n"
@@ -52,7 +54,13 @@ void usage_boot_test(FILE *out)
 		"  --bus BUS             how the disks are attached: virtio (virtio-blk, the\n"
 		"                        default), scsi (virtio-scsi), sata (AHCI on q35),\n"
 		"                        ide (PIIX on pc)\n"
-		"  --accel kvm|tcg       accelerator (default: kvm when /dev/kvm is usable)\n"
+		"  --accel auto|kvm|tcg  accelerator. auto (the default) uses KVM only when a\n"
+		"                        Linux kernel boots under it: a short probe, once per\n"
+		"                        host boot (cached in /run/rehost); else TCG, with the\n"
+		"                        reason. kvm forces KVM without a probe; tcg emulates.\n"
+		"  --probe-kernel FILE   kernel for that probe (default: $REHOST_PROBE_KERNEL,\n"
+		"                        else /boot/vmlinuz-$(uname -r), else the newest\n"
+		"                        /boot/vmlinuz-*)\n"
 		"  --console-log FILE    keep the whole serial console (raw bytes) in FILE\n"
 		"  --tail LINES          console lines shown on failure (default %d)\n"
 		"  --json                print the result as JSON on stdout (verdict on stderr)\n"
@@ -144,6 +152,7 @@ static json_t *result_json(const struct rh_bt_result *r, const struct rh_bt_opts
 	json_object_set_new(j, "firmware", json_string(rh_bt_firmware_name(o->firmware)));
 	json_object_set_new(j, "bus", json_string(rh_bt_bus_name(o->bus)));
 	json_object_set_new(j, "accelerator", json_string(r->accel));
+	json_object_set_new(j, "accelerator_reason", jstr(r->accel_reason));
 	json_object_set_new(j, "console_lines", json_integer((json_int_t)r->console_lines));
 	json_object_set_new(j, "console_bytes", json_integer((json_int_t)r->console_bytes));
 	json_object_set_new(j, "qemu_stderr", jstr(r->qemu_stderr));
@@ -156,6 +165,7 @@ static void print_result(FILE *f, const struct rh_bt_result *r, const struct rh_
 {
 	const char *fw = rh_bt_firmware_name(o->firmware), *bus = rh_bt_bus_name(o->bus);
 
+	fprintf(f, "boot-test: accelerator %s: %s\n", r->accel, r->accel_reason);
 	if (r->passed) {
 		fprintf(f, "boot-test: login prompt after %.0f s (disk0 on %s, %s)\n", r->seconds,
 			bus, fw);
@@ -220,6 +230,7 @@ int cmd_boot_test(int argc, char **argv)
 		{ "ovmf-code", required_argument, NULL, 'C' },
 		{ "ovmf-vars", required_argument, NULL, 'V' },
 		{ "accel", required_argument, NULL, 'a' },
+		{ "probe-kernel", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rh_bt_opts o = {
@@ -287,10 +298,10 @@ int cmd_boot_test(int argc, char **argv)
 		case 'C': o.ovmf_code = optarg; break;
 		case 'V': o.ovmf_vars = optarg; break;
 		case 'a':
-			if (strcmp(optarg, "kvm") != 0 && strcmp(optarg, "tcg") != 0)
-				return cli_usage_error("boot-test", "--accel %s: allowed kvm, tcg", optarg);
-			o.accel = optarg;
+			if (rh_accel_parse(optarg, &o.accel) < 0)
+				return cli_usage_error("boot-test", "--accel %s: allowed auto, kvm, tcg", optarg);
 			break;
+		case 'K': o.probe_kernel = optarg; break;
 		default: return cli_usage_error("boot-test", "bad option");
 		}
 	}

@@ -2,9 +2,13 @@
 #define RH_LOG_COMPONENT "run"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,15 +21,35 @@ extern char **environ;
 #define SBIN_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_ENV 512u
 
-static void log_lines(char *buf, size_t *len, bool flush, char *tail, size_t tail_len)
+/* Log the complete lines in buf (and the rest when flush), keep the
+ * newest in tail and show each to line_fn. Returns 0, or line_fn's
+ * negative value (the lines after that one stay in buf). */
+static int log_lines(char *buf, size_t *len, bool flush, const struct rh_run_opts *o, char *tail,
+		     size_t tail_len)
 {
 	char *start = buf, *nl;
+	int stop = 0;
 
-	while ((nl = memchr(start, '\n', *len - (size_t)(start - buf))) != NULL ||
-	       (flush && start < buf + *len)) {
+	while (stop == 0 &&
+	       ((nl = memchr(start, '\n', *len - (size_t)(start - buf))) != NULL ||
+		(flush && start < buf + *len))) {
 		size_t l = nl ? (size_t)(nl - start) : *len - (size_t)(start - buf);
+		size_t whole = l;
 
-		rh_log_info("  | %.*s", (int)l, start);
+		if (o->quiet)
+			rh_log_debug("  | %.*s", (int)l, start);
+		else
+			rh_log_info("  | %.*s", (int)l, start);
+		if (o->line_fn != NULL) {
+			char line[8192];
+			size_t k = l < sizeof line - 1 ? l : sizeof line - 1;
+
+			memcpy(line, start, k);
+			line[k] = '\0';
+			stop = o->line_fn(line, o->line_arg);
+			if (stop > 0)
+				stop = 0;
+		}
 		if (tail != NULL && tail_len > 1) {
 			/* Keep the newest lines: drop from the front when full. */
 			size_t have = strlen(tail), need = l + 1;
@@ -44,10 +68,27 @@ static void log_lines(char *buf, size_t *len, bool flush, char *tail, size_t tai
 			tail[have + l] = '\n';
 			tail[have + l + 1] = '\0';
 		}
-		start += l + (nl ? 1 : 0);
+		start += whole + (nl ? 1 : 0);
 	}
 	*len -= (size_t)(start - buf);
 	memmove(buf, start, *len);
+	return stop;
+}
+
+/* SIGKILL the process group of a killable program (whose leader is pid),
+ * or pid alone if the group is gone. */
+static void kill_group(pid_t pid)
+{
+	if (kill(-pid, SIGKILL) < 0)
+		kill(pid, SIGKILL);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* The child's environment, built before fork (no allocation after it). */
@@ -87,11 +128,18 @@ int rh_run(const char *const *argv, const struct rh_run_opts *o, char *tail, siz
 	char buf[8192], pathbuf[4096];
 	char **env;
 	size_t len = 0;
-	int pfd[2], status;
+	int pfd[2], status, stop = 0;
+	/* A program we may have to stop gets a process group of its own,
+	 * so that stopping it also stops what it started (a wrapper
+	 * script's children). */
+	bool killable = o->timeout_ms > 0 || o->line_fn != NULL, timed_out = false;
+	double deadline = 0;
 	pid_t pid;
 
 	if (tail != NULL && tail_len > 0)
 		tail[0] = '\0';
+	if (o->status != NULL)
+		*o->status = -1;
 	env = make_env(o, pathbuf, sizeof pathbuf);
 	if (env == NULL)
 		return rh_seterr(RH_ERR_NOMEM, "out of memory");
@@ -99,9 +147,10 @@ int rh_run(const char *const *argv, const struct rh_run_opts *o, char *tail, siz
 		free(env);
 		return rh_seterr_errno(errno, "pipe");
 	}
-	rh_log_info("running%s: %s%s%s%s%s", o->chroot ? " in the target" : "", argv[0],
-		    argv[1] ? " " : "", argv[1] ? argv[1] : "", argv[1] && argv[2] ? " " : "",
-		    argv[1] && argv[2] ? argv[2] : "");
+	RH_LOG_(o->quiet ? RH_LOG_DEBUG1 : RH_LOG_INFO, "running%s: %s%s%s%s%s",
+		o->chroot ? " in the target" : "", argv[0], argv[1] ? " " : "",
+		argv[1] ? argv[1] : "", argv[1] && argv[2] ? " " : "",
+		argv[1] && argv[2] ? argv[2] : "");
 	pid = fork();
 	if (pid < 0) {
 		free(env);
@@ -112,6 +161,11 @@ int rh_run(const char *const *argv, const struct rh_run_opts *o, char *tail, siz
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
 
+		if (killable) {
+			setpgid(0, 0);
+			/* It must not outlive rehost. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		}
 		dup2(null, 0);
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
@@ -123,25 +177,84 @@ int rh_run(const char *const *argv, const struct rh_run_opts *o, char *tail, siz
 		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	/* Also here: a kill of the group before the child's own setpgid
+	 * would otherwise miss it. */
+	if (killable)
+		setpgid(pid, pid);
 	free(env);
 	close(pfd[1]);
-	for (;;) {
-		ssize_t r = read(pfd[0], buf + len, sizeof buf - 1 - len);
+	if (o->timeout_ms > 0)
+		deadline = now_ms() + o->timeout_ms;
+	while (stop == 0) {
+		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
+		int ms = -1, pr;
+		ssize_t r;
 
+		if (o->timeout_ms > 0) {
+			double left = deadline - now_ms();
+
+			if (left <= 0) {
+				timed_out = true;
+				break;
+			}
+			ms = left < 1e9 ? (int)left + 1 : 1000000000;
+		}
+		pr = poll(&pf, 1, ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
+			continue;
+		r = read(pfd[0], buf + len, sizeof buf - 1 - len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		len += (size_t)r;
 		/* A line longer than the buffer is logged in pieces. */
-		log_lines(buf, &len, len == sizeof buf - 1, tail, tail_len);
+		stop = log_lines(buf, &len, len == sizeof buf - 1, o, tail, tail_len);
 	}
-	log_lines(buf, &len, true, tail, tail_len);
+	if (stop == 0 && !timed_out)
+		stop = log_lines(buf, &len, true, o, tail, tail_len);
 	close(pfd[0]);
+	if (killable && (stop != 0 || timed_out))
+		kill_group(pid);
+	/* Wait for the exit without reaping (WNOWAIT): while the zombie
+	 * holds its pid, the group id cannot name anyone else, so what the
+	 * program left in its group can still be killed. A deadline still
+	 * applies: a program may close its output and go on running. */
+	for (bool killed = stop != 0 || timed_out;;) {
+		siginfo_t si;
+		int flags = WEXITED | WNOWAIT | (o->timeout_ms > 0 && !killed ? WNOHANG : 0);
+
+		memset(&si, 0, sizeof si);
+		if (waitid(P_PID, (id_t)pid, &si, flags) < 0) {
+			if (errno == EINTR)
+				continue;
+			return rh_seterr_errno(errno, "waitid");
+		}
+		if (si.si_pid == pid)
+			break;
+		if (o->timeout_ms > 0 && now_ms() >= deadline) {
+			timed_out = killed = true;
+			kill_group(pid);
+			continue;
+		}
+		usleep(20000);
+	}
+	if (killable)
+		kill_group(pid);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return rh_seterr_errno(errno, "waitpid");
+	if (o->status != NULL)
+		*o->status = status;
+	if (stop != 0)
+		return stop;
+	if (timed_out)
+		return rh_seterr(RH_ERR_TIMEOUT, "%s still ran after %u ms; killed", argv[0],
+				 o->timeout_ms);
 	if (WIFSIGNALED(status))
-		return rh_seterr(RH_ERR_IO, "%s was killed by signal %d", argv[0], WTERMSIG(status));
+		return rh_seterr(RH_ERR_IO, "%s was killed by signal %d (%s)", argv[0],
+				 WTERMSIG(status), strsignal(WTERMSIG(status)));
 	return WEXITSTATUS(status);
 }

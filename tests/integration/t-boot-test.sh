@@ -22,6 +22,9 @@
 # at the end.
 export TMPDIR=$T/tmp
 mkdir -p "$TMPDIR"
+# The accelerator verdict (KVM probed once, else TCG) is cached in the
+# test's own directory, not in /run/rehost.
+export REHOST_ACCEL_CACHE=$T/accel-cache
 
 requires qemu-system-x86_64 grub-mkimage sfdisk mkfs.ext2 blkid sha256sum
 requires_root

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rehost/accel.h"
 #include "rehost/boottest.h"
 #include "rehost/err.h"
 
@@ -136,10 +137,9 @@ int rh_bt_build_argv(const struct rh_bt_opts *o, const char *accel, const char *
 	add(&a, "%s", machine_for(o->firmware, o->bus));
 	add(&a, "-accel");
 	add(&a, "%s", accel);
-	/* TCG's "max" model has every feature TCG emulates (newer
-	 * distributions need x86-64-v2); under KVM the host's CPU. */
+	/* The model the accelerator probe tested (accel.h). */
 	add(&a, "-cpu");
-	add(&a, "%s", strcmp(accel, "kvm") == 0 ? "host" : "max");
+	add(&a, "%s", rh_accel_cpu(strcmp(accel, "kvm") == 0 ? RH_ACCEL_KVM : RH_ACCEL_TCG));
 	add(&a, "-m");
 	add(&a, "%u", o->memory_mib);
 	add(&a, "-smp");

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rehost/accel.h"
 #include "rehost/boottest.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
@@ -311,24 +312,6 @@ static int find_binary(const char *name)
 			 "name the binary with --qemu", name);
 }
 
-static const char *choose_accel(const struct rh_bt_opts *o, char *why, size_t len)
-{
-	int fd;
-
-	if (o->accel != NULL) {
-		snprintf(why, len, "as requested");
-		return o->accel;
-	}
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd >= 0) {
-		close(fd);
-		snprintf(why, len, "/dev/kvm is usable");
-		return "kvm";
-	}
-	snprintf(why, len, "/dev/kvm: %s; full emulation is 5-20 times slower", strerror(errno));
-	return "tcg";
-}
-
 /* Child side of fork: only async-signal-safe calls until exec. */
 static void child_exec(char **argv, int null_fd, int out_fd, int err_fd, int scr_fd)
 {
@@ -435,16 +418,28 @@ static void explain(struct run *r, struct rh_bt_result *res)
 		return;
 	}
 	if (res->reason == RH_BT_R_QEMU_ERROR) {
-		char line[512];
+		char line[512], how[64];
 
 		qemu_error_line(res->qemu_stderr, line, sizeof line);
-		snprintf(res->cause, sizeof res->cause, "QEMU failed (exit status %d): %s",
-			 WIFEXITED(res->qemu_status) ? WEXITSTATUS(res->qemu_status) : -1,
+		if (WIFSIGNALED(res->qemu_status))
+			snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(res->qemu_status));
+		else
+			snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(res->qemu_status));
+		snprintf(res->cause, sizeof res->cause, "QEMU failed (%s): %s", how,
 			 line[0] ? line : "no message");
-		set_text(res->action, sizeof res->action,
-			 "Read QEMU's message: check the disk files (readable, not in use by "
-			 "another QEMU or rehost target: QEMU locks them), --memory and --cpus "
-			 "against the host, and the QEMU binary (--qemu).");
+		if (strcmp(res->accel, "kvm") == 0 && o->accel == RH_ACCEL_KVM)
+			/* Asked for KVM: a broken KVM fails loudly, with the way out. */
+			set_text(res->action, sizeof res->action,
+				 "Read QEMU's message. KVM was forced with --accel kvm: if the "
+				 "message is about KVM (an MSR, kvm_*), KVM does not work on this "
+				 "host; run with --accel auto (probes KVM and falls back to TCG) "
+				 "or --accel tcg. Otherwise check the disk files, --memory and "
+				 "--cpus, and the QEMU binary (--qemu).");
+		else
+			set_text(res->action, sizeof res->action,
+				 "Read QEMU's message: check the disk files (readable, not in use by "
+				 "another QEMU or rehost target: QEMU locks them), --memory and --cpus "
+				 "against the host, and the QEMU binary (--qemu).");
 		return;
 	}
 	/* Timeout or the guest reset/powered off: the last warning sign is
@@ -471,15 +466,27 @@ static void explain(struct run *r, struct rh_bt_result *res)
 				 "started the boot loader on disk 0, but neither GRUB nor the "
 				 "kernel wrote to ttyS0 (its kernel command line may lack "
 				 "console=ttyS0), or the boot hangs before the kernel starts");
+		else if (o->firmware == RH_BT_BIOS && o->accel == RH_ACCEL_KVM &&
+			 rh_bt_console_bytes(r->scr.con) == 0)
+			/* Not even SeaBIOS spoke: QEMU never ran the guest. */
+			snprintf(res->cause, sizeof res->cause,
+				 "nothing at all came from the guest, not even from the BIOS: "
+				 "KVM (forced with --accel kvm) may hang on this host");
 		else
 			snprintf(res->cause, sizeof res->cause,
 				 "the guest printed nothing on the serial console: its kernel "
 				 "command line may lack console=ttyS0, or the boot hangs in the "
 				 "firmware or boot loader");
-		set_text(res->action, sizeof res->action,
-			 "Add console=ttyS0,115200 (after console=tty0) to the kernel command "
-			 "line in /etc/default/grub (GRUB_CMDLINE_LINUX) and regenerate grub.cfg "
-			 "(rehost postconf does both), then test again.");
+		if (o->firmware == RH_BT_BIOS && o->accel == RH_ACCEL_KVM &&
+		    rh_bt_console_bytes(r->scr.con) == 0 && res->console_bytes == 0)
+			set_text(res->action, sizeof res->action,
+				 "Run with --accel auto, which probes KVM and falls back to TCG "
+				 "when it does not work, or with --accel tcg.");
+		else
+			set_text(res->action, sizeof res->action,
+				 "Add console=ttyS0,115200 (after console=tty0) to the kernel command "
+				 "line in /etc/default/grub (GRUB_CMDLINE_LINUX) and regenerate "
+				 "grub.cfg (rehost postconf does both), then test again.");
 	} else if (res->reason == RH_BT_R_TIMEOUT) {
 		snprintf(res->cause, sizeof res->cause,
 			 "no login prompt on the serial console within %u s and no known "
@@ -550,8 +557,8 @@ static int check_opts(const struct rh_bt_opts *o)
 	if (o->tail_lines > RH_BT_MAX_TAIL)
 		return rh_seterr(RH_ERR_RANGE, "tail of %u lines (at most %u)", o->tail_lines,
 				 RH_BT_MAX_TAIL);
-	if (o->accel != NULL && strcmp(o->accel, "kvm") != 0 && strcmp(o->accel, "tcg") != 0)
-		return rh_seterr(RH_ERR_INVAL, "accelerator '%s': kvm or tcg", o->accel);
+	if (o->accel != RH_ACCEL_AUTO && o->accel != RH_ACCEL_KVM && o->accel != RH_ACCEL_TCG)
+		return rh_seterr(RH_ERR_INVAL, "accelerator %d: auto, kvm or tcg", (int)o->accel);
 	return 0;
 }
 
@@ -561,7 +568,9 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 	struct rh_bt_result *res = NULL;
 	int ser_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, scr_p[2] = { -1, -1 };
 	int null_fd = -1, rc;
-	char code[4096], vars_tpl[4096], why[160];
+	char code[4096], vars_tpl[4096];
+	struct rh_accel_opts ao = { .want = o->accel, .qemu = o->qemu, .kernel = o->probe_kernel };
+	struct rh_accel_choice ac;
 	const char *accel;
 	char **argv = NULL;
 	double next_progress, t;
@@ -592,9 +601,12 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 	    (rc = rh_bt_console_new(SCREEN_TAIL, &r->scr.con)) < 0)
 		goto out;
 
-	accel = choose_accel(o, why, sizeof why);
+	/* The probe logs the one line that says which and why. */
+	if ((rc = rh_accel_choose(&ao, &ac)) < 0)
+		goto out;
+	accel = rh_accel_name(ac.accel);
 	set_text(res->accel, sizeof res->accel, accel);
-	rh_log_info("accelerator %s (%s)", accel, why);
+	set_text(res->accel_reason, sizeof res->accel_reason, ac.reason);
 
 	/* Private files of this run (OVMF variables, SeaBIOS's serial
 	 * console setting) live in a temp directory removed afterwards. */
