@@ -790,7 +790,7 @@ struct copy_state {
 	bool done;              /* reader finished (rc says how) */
 	bool quit;              /* writer failed: reader stops */
 	int rc;                 /* reader's result */
-	char err[512];          /* reader's error detail */
+	struct rh_err_saved err; /* reader's error record */
 };
 
 /* Reader: hand a filled slot over, waiting for a free one first. */
@@ -873,7 +873,7 @@ static void *reader_main(void *arg)
 	pthread_mutex_lock(&s->mu);
 	s->rc = rc;
 	if (rc < 0)
-		snprintf(s->err, sizeof s->err, "%s", rh_lasterr());
+		rh_err_save(&s->err);
 	s->done = true;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
@@ -955,8 +955,10 @@ out:
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(reader, NULL);
 		/* The writer's own error wins; else the reader's. */
-		if (rc == 0 && s->rc < 0)
-			rc = rh_seterr(s->rc, "%s", s->err);
+		if (rc == 0 && s->rc < 0) {
+			rh_err_restore(&s->err);
+			rc = s->rc;
+		}
 	}
 	if (rc == 0)
 		st->skipped_bytes = s->end - st->read_bytes;

@@ -373,12 +373,8 @@ int rh_fverify_log_load(const char *path, struct rh_fverify_log **out)
 		got += (size_t)r;
 	}
 	rc = rh_fverify_log_parse(data, got, out);
-	if (rc < 0) {
-		char why[256];
-
-		snprintf(why, sizeof why, "%s", rh_lasterr());
-		rh_seterr(rc, "%s: %s", path, why);
-	}
+	if (rc < 0)
+		rh_seterr(rc, "%s: %s", path, rh_lasterr());
 out:
 	free(data);
 	close(fd);
