@@ -14,6 +14,7 @@
 #include "rehost/checked.h"
 #include "rehost/disk.h"
 #include "rehost/err.h"
+#include "rehost/io.h"
 #include "rehost/log.h"
 #include "rehost/num.h"
 
@@ -102,27 +103,20 @@ bool img_is_zero(const void *buf, size_t len)
 
 int img_read_at(struct rh_img *img, void *buf, size_t len, uint64_t off, const char *what)
 {
-	uint8_t *p = buf;
-	size_t done = 0;
+	size_t got;
+	int rc;
 
 	if (!rh_range_ok(off, len, img->file_size))
 		return rh_seterr(RH_ERR_CORRUPT, "%s: %s at offset %llu (%zu bytes) lies beyond the end of the file (%llu bytes)",
 				 img->name, what, (unsigned long long)off, len,
 				 (unsigned long long)img->file_size);
-	while (done < len) {
-		ssize_t n = pread(img->fd, p + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return rh_seterr_errno(errno, "%s: reading %s at offset %llu", img->name, what,
-					       (unsigned long long)(off + done));
-		}
-		if (n == 0)
-			return rh_seterr(RH_ERR_CORRUPT, "%s: %s at offset %llu: file ends early",
-					 img->name, what, (unsigned long long)(off + done));
-		done += (size_t)n;
-	}
+	rc = rh_pread_full(img->fd, buf, len, off, &got);
+	if (rc < 0)
+		return rh_seterr(rc, "%s: reading %s at %s", img->name, what, rh_lasterr());
+	/* The file was shorter than its size said: the image is damaged. */
+	if (got < len)
+		return rh_seterr(RH_ERR_CORRUPT, "%s: %s at offset %llu: file ends early",
+				 img->name, what, (unsigned long long)(off + got));
 	return 0;
 }
 
