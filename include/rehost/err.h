@@ -14,6 +14,7 @@
 #define REHOST_ERR_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum rh_err {
 	RH_OK = 0,
@@ -78,5 +79,25 @@ const char *rh_lasterr_sms(void);
 
 /* Forget the calling thread's last error. */
 void rh_clearerr(void);
+
+/* A copy of a thread's error record: code, SMS code and detail. Fields are
+ * read only by err.c. */
+struct rh_err_saved {
+	int code;        /* RH_ERR_*, 0 when there was no error */
+	bool has_sms;    /* false: no SMS code */
+	char sms[40];
+	char msg[1024];
+};
+
+/* Copy the calling thread's error record into *saved, so that it survives
+ * cleanup calls that record errors of their own (rollback, unmount,
+ * removing a temporary). */
+void rh_err_save(struct rh_err_saved *saved);
+
+/* Make *saved the calling thread's error record again: code, SMS code and
+ * detail exactly as saved (also "no error"). It may come from another
+ * thread, e.g. a worker handing its failure to the thread that joins it.
+ * Returns saved->code. */
+int rh_err_restore(const struct rh_err_saved *saved);
 
 #endif

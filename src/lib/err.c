@@ -114,13 +114,10 @@ int rh_err_from_errno(int errnum)
 
 /* The detail lives in thread-local storage so that concurrent workers do not
  * overwrite each other's messages. 1 KiB is enough for a path plus context;
- * longer messages are truncated, never overflowed. */
-static __thread struct {
-	int code;
-	bool has_sms;
-	char sms[40]; /* copied: callers pass codes from frames and tables */
-	char msg[1024];
-} last;
+ * longer messages are truncated, never overflowed. The SMS code is copied too:
+ * callers pass codes from frames and tables. The record has the layout of a
+ * saved copy, so saving and restoring it are plain assignments. */
+static __thread struct rh_err_saved last;
 
 static int seterr_v(int err, const char *sms, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
@@ -194,4 +191,15 @@ void rh_clearerr(void)
 	last.code = 0;
 	last.has_sms = false;
 	last.msg[0] = '\0';
+}
+
+void rh_err_save(struct rh_err_saved *saved)
+{
+	*saved = last;
+}
+
+int rh_err_restore(const struct rh_err_saved *saved)
+{
+	last = *saved;
+	return last.code;
 }

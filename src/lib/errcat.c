@@ -7,6 +7,7 @@
 
 #include "rehost/err.h"
 #include "rehost/errcat.h"
+#include "rehost/tsv.h"
 
 #define NFIELDS 5
 
@@ -29,28 +30,23 @@ void rh_errcat_free(struct rh_errcat *cat)
 	free(cat);
 }
 
-/* Split one line (already NUL-terminated, no newline) in place into exactly
- * NFIELDS tab-separated fields. */
+/* Split one line (NUL-terminated, no newline) in place into exactly NFIELDS
+ * tab-separated fields. The checks run field by field along the line, so a
+ * field too long before the point where the count goes wrong is what gets
+ * reported. */
 static int split_line(char *line, size_t lineno, char *fields[NFIELDS])
 {
-	char *p = line;
+	size_t n = rh_tsv_split(line, fields, NFIELDS);
 
-	for (int i = 0; i < NFIELDS; i++) {
-		char *tab = strchr(p, '\t');
-
-		fields[i] = p;
-		if (i < NFIELDS - 1) {
-			if (tab == NULL)
-				return rh_seterr(RH_ERR_PARSE,
-						 "error catalogue line %zu: %d fields, expected %d",
-						 lineno, i + 1, NFIELDS);
-			*tab = '\0';
-			p = tab + 1;
-		} else if (tab != NULL) {
+	for (size_t i = 0; i < n && i < NFIELDS; i++) {
+		if (i + 1 == n && n < NFIELDS)
+			return rh_seterr(RH_ERR_PARSE,
+					 "error catalogue line %zu: %d fields, expected %d",
+					 lineno, (int)n, NFIELDS);
+		if (i + 1 == NFIELDS && n > NFIELDS)
 			return rh_seterr(RH_ERR_PARSE,
 					 "error catalogue line %zu: more than %d fields",
 					 lineno, NFIELDS);
-		}
 		if (strlen(fields[i]) > RH_ERRCAT_MAX_FIELD)
 			return rh_seterr(RH_ERR_PARSE,
 					 "error catalogue line %zu: field %s longer than %u bytes",
@@ -65,8 +61,9 @@ static int split_line(char *line, size_t lineno, char *fields[NFIELDS])
 int rh_errcat_parse(const char *data, size_t len, struct rh_errcat **out)
 {
 	struct rh_errcat *cat = NULL;
-	size_t lines = 0, lineno = 0;
-	char *p, *next;
+	struct rh_tsv_lines it;
+	size_t lines = 0, l;
+	char *p;
 	int rc;
 
 	*out = NULL;
@@ -95,19 +92,11 @@ int rh_errcat_parse(const char *data, size_t len, struct rh_errcat **out)
 		goto out;
 	}
 
-	for (p = cat->text; *p != '\0'; p = next) {
+	rh_tsv_lines_init(&it, cat->text);
+	while ((p = rh_tsv_line_next(&it, &l)) != NULL) {
 		char *fields[NFIELDS];
-		size_t l;
+		size_t lineno = it.lineno;
 
-		lineno++;
-		next = strchr(p, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		else
-			next = p + strlen(p);
-		l = strlen(p);
-		if (l > 0 && p[l - 1] == '\r')
-			p[--l] = '\0';
 		if (l == 0 || p[0] == '#')
 			continue;
 		rc = split_line(p, lineno, fields);

@@ -70,32 +70,9 @@ static void test_version_cmp(void **state)
 	assert_int_equal(version_cmp("007", "7"), 0);
 }
 
-static void test_tsv_parse(void **state)
-{
-	static const char *const hdr[] = { "a", "b" };
-	struct tsv *t = NULL;
-	const char *ok = "# comment\n\na\tb\n1\t2\r\nx\ty\n";
-
-	(void)state;
-	assert_int_equal(tsv_parse(ok, strlen(ok), "t", hdr, 2, &t), 0);
-	assert_int_equal(t->nrows, 2);
-	assert_string_equal(tsv_cell(t, 0, 1), "2");
-	assert_string_equal(tsv_cell(t, 1, 0), "x");
-	tsv_free(t);
-
-	assert_int_equal(tsv_parse("a\tc\n", 4, "t", hdr, 2, &t), RH_ERR_PARSE);
-	assert_null(t);
-	assert_int_equal(tsv_parse("a\tb\n1\n", 6, "t", hdr, 2, &t), RH_ERR_PARSE);
-	assert_int_equal(tsv_parse("a\tb\n1\t2\t3\n", 10, "t", hdr, 2, &t), RH_ERR_PARSE);
-	assert_int_equal(tsv_parse("a\tb\n\t2\n", 7, "t", hdr, 2, &t), RH_ERR_PARSE);
-	assert_int_equal(tsv_parse("# only\n", 7, "t", hdr, 2, &t), RH_ERR_PARSE);
-	assert_int_equal(tsv_parse("a\tb\n1\t\0002\n", 9, "t", hdr, 2, &t), RH_ERR_PARSE);
-	assert_non_null(strstr(rh_lasterr(), "NUL"));
-}
-
 static void test_builtin_lists(void **state)
 {
-	const struct tsv *oc = datalist_os_compat(), *bo = datalist_block_os(),
+	const struct rh_tsv *oc = datalist_os_compat(), *bo = datalist_block_os(),
 			 *bk = datalist_block_kernels();
 	struct os_compat c;
 
@@ -459,7 +436,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_osrel_get),
 		cmocka_unit_test(test_version_cmp),
-		cmocka_unit_test(test_tsv_parse),
 		cmocka_unit_test(test_builtin_lists),
 		cmocka_unit_test(test_mountinfo),
 		cmocka_unit_test(test_bind_repeated),

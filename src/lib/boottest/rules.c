@@ -8,15 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inspect/internal.h" /* tsv_parse: the bounded TSV reader of data/ */
 #include "rehost/boottest.h"
 #include "rehost/err.h"
+#include "rehost/tsv.h" /* the bounded TSV reader shared with data/ */
 
 #define NCOLS 6
 #define MAX_RULES 512u
 
 struct rh_bt_rules {
-	struct tsv *tsv;           /* owns the strings */
+	struct rh_tsv *tsv;        /* owns the strings */
 	size_t n;
 	struct rh_bt_rule *rule;
 	regex_t *re;
@@ -32,7 +32,7 @@ void rh_bt_rules_free(struct rh_bt_rules *r)
 		regfree(&r->re[i]);
 	free(r->re);
 	free(r->rule);
-	tsv_free(r->tsv);
+	rh_tsv_free(r->tsv);
 	free(r);
 }
 
@@ -40,11 +40,11 @@ int rh_bt_rules_parse(const char *data, size_t len, const char *what,
 		      struct rh_bt_rules **out)
 {
 	struct rh_bt_rules *r = NULL;
-	struct tsv *t = NULL;
+	struct rh_tsv *t = NULL;
 	int rc;
 
 	*out = NULL;
-	if ((rc = tsv_parse(data, len, what, header, NCOLS, &t)) < 0)
+	if ((rc = rh_tsv_parse(data, len, what, header, NCOLS, &t)) < 0)
 		return rc;
 	if (t->nrows > MAX_RULES) {
 		rc = rh_seterr(RH_ERR_TOOBIG, "%s: more than %u rules", what, MAX_RULES);
@@ -60,14 +60,16 @@ int rh_bt_rules_parse(const char *data, size_t len, const char *what,
 	t = NULL;
 	for (size_t i = 0; i < r->tsv->nrows; i++) {
 		struct rh_bt_rule *ru = &r->rule[i];
-		const char *fatal = tsv_cell(r->tsv, i, 1);
+		const char *fatal = rh_tsv_cell(r->tsv, i, 1);
 		int e;
 
-		ru->id = tsv_cell(r->tsv, i, 0);
-		ru->code = strcmp(tsv_cell(r->tsv, i, 2), "-") == 0 ? NULL : tsv_cell(r->tsv, i, 2);
-		ru->pattern = tsv_cell(r->tsv, i, 3);
-		ru->cause = tsv_cell(r->tsv, i, 4);
-		ru->action = tsv_cell(r->tsv, i, 5);
+		ru->id = rh_tsv_cell(r->tsv, i, 0);
+		ru->code = rh_tsv_cell(r->tsv, i, 2);
+		if (strcmp(ru->code, "-") == 0)
+			ru->code = NULL;
+		ru->pattern = rh_tsv_cell(r->tsv, i, 3);
+		ru->cause = rh_tsv_cell(r->tsv, i, 4);
+		ru->action = rh_tsv_cell(r->tsv, i, 5);
 		if (strcmp(fatal, "yes") == 0) {
 			ru->fatal = true;
 		} else if (strcmp(fatal, "no") != 0) {
@@ -97,7 +99,7 @@ int rh_bt_rules_parse(const char *data, size_t len, const char *what,
 	r = NULL;
 	rc = 0;
 out:
-	tsv_free(t);
+	rh_tsv_free(t);
 	rh_bt_rules_free(r);
 	return rc;
 }

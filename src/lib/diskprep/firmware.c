@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "rehost/err.h"
+#include "rehost/io.h"
 #include "rehost/firmware.h"
 
 #define GPT_ESP "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
@@ -86,17 +87,20 @@ int rh_disk_firmware(const char *path, struct rh_firmware_info *fw)
 	struct rh_ptable *pt = NULL;
 	unsigned char mbr[512];
 	bool legacy = false;
-	ssize_t r;
+	size_t got;
 	int fd, rc;
 
 	memset(fw, 0, sizeof *fw);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return rh_seterr_errno(errno, "cannot open %s", path);
-	r = pread(fd, mbr, sizeof mbr, 0);
-	if (r != (ssize_t)sizeof mbr) {
-		rc = r < 0 ? rh_seterr_errno(errno, "cannot read %s", path)
-			   : rh_seterr(RH_ERR_IO, "%s is shorter than one sector", path);
+	rc = rh_pread_full(fd, mbr, sizeof mbr, 0, &got);
+	if (rc < 0) {
+		rh_seterr(rc, "cannot read %s at %s", path, rh_lasterr());
+		goto out;
+	}
+	if (got < sizeof mbr) {
+		rc = rh_seterr(RH_ERR_IO, "%s is shorter than one sector", path);
 		goto out;
 	}
 	for (size_t i = 0; i < MBR_BOOT_CODE; i++)

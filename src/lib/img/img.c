@@ -14,6 +14,7 @@
 #include "rehost/checked.h"
 #include "rehost/disk.h"
 #include "rehost/err.h"
+#include "rehost/io.h"
 #include "rehost/log.h"
 #include "rehost/num.h"
 
@@ -102,27 +103,20 @@ bool img_is_zero(const void *buf, size_t len)
 
 int img_read_at(struct rh_img *img, void *buf, size_t len, uint64_t off, const char *what)
 {
-	uint8_t *p = buf;
-	size_t done = 0;
+	size_t got;
+	int rc;
 
 	if (!rh_range_ok(off, len, img->file_size))
 		return rh_seterr(RH_ERR_CORRUPT, "%s: %s at offset %llu (%zu bytes) lies beyond the end of the file (%llu bytes)",
 				 img->name, what, (unsigned long long)off, len,
 				 (unsigned long long)img->file_size);
-	while (done < len) {
-		ssize_t n = pread(img->fd, p + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return rh_seterr_errno(errno, "%s: reading %s at offset %llu", img->name, what,
-					       (unsigned long long)(off + done));
-		}
-		if (n == 0)
-			return rh_seterr(RH_ERR_CORRUPT, "%s: %s at offset %llu: file ends early",
-					 img->name, what, (unsigned long long)(off + done));
-		done += (size_t)n;
-	}
+	rc = rh_pread_full(img->fd, buf, len, off, &got);
+	if (rc < 0)
+		return rh_seterr(rc, "%s: reading %s at %s", img->name, what, rh_lasterr());
+	/* The file was shorter than its size said: the image is damaged. */
+	if (got < len)
+		return rh_seterr(RH_ERR_CORRUPT, "%s: %s at offset %llu: file ends early",
+				 img->name, what, (unsigned long long)(off + got));
 	return 0;
 }
 
@@ -790,7 +784,7 @@ struct copy_state {
 	bool done;              /* reader finished (rc says how) */
 	bool quit;              /* writer failed: reader stops */
 	int rc;                 /* reader's result */
-	char err[512];          /* reader's error detail */
+	struct rh_err_saved err; /* reader's error record */
 };
 
 /* Reader: hand a filled slot over, waiting for a free one first. */
@@ -873,7 +867,7 @@ static void *reader_main(void *arg)
 	pthread_mutex_lock(&s->mu);
 	s->rc = rc;
 	if (rc < 0)
-		snprintf(s->err, sizeof s->err, "%s", rh_lasterr());
+		rh_err_save(&s->err);
 	s->done = true;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
@@ -955,8 +949,10 @@ out:
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(reader, NULL);
 		/* The writer's own error wins; else the reader's. */
-		if (rc == 0 && s->rc < 0)
-			rc = rh_seterr(s->rc, "%s", s->err);
+		if (rc == 0 && s->rc < 0) {
+			rh_err_restore(&s->err);
+			rc = s->rc;
+		}
 	}
 	if (rc == 0)
 		st->skipped_bytes = s->end - st->read_bytes;

@@ -1,11 +1,8 @@
 /*
  * The compatibility lists kept as data (data/os-compat.tsv,
- * data/block-os.tsv, data/block-kernels.tsv): a bounded TSV parser, dotted
- * version comparison and the lookups the checks use.
- *
- * Format: UTF-8 text, '#' comment lines and blank lines ignored, then a
- * header line naming the columns, then rows of exactly that many
- * tab-separated fields.
+ * data/block-os.tsv, data/block-kernels.tsv), read with rh_tsv_parse
+ * (src/lib/tsv.c): dotted version comparison and the lookups the checks
+ * use.
  */
 #define RH_LOG_COMPONENT "inspect"
 
@@ -19,123 +16,6 @@
 
 #include "inspect/internal.h"
 #include "rehost/err.h"
-
-void tsv_free(struct tsv *t)
-{
-	if (t == NULL)
-		return;
-	free(t->cells);
-	free(t->text);
-	free(t);
-}
-
-int tsv_parse(const char *data, size_t len, const char *what, const char *const *header,
-	      size_t ncols, struct tsv **out)
-{
-	struct tsv *t = NULL;
-	size_t lines = 1, lineno = 0;
-	bool have_header = false;
-	char *p, *next;
-	int rc;
-
-	*out = NULL;
-	if (ncols == 0 || ncols > 16)
-		return rh_seterr(RH_ERR_INVAL, "%s: %zu columns", what, ncols);
-	if (len > TSV_MAX_BYTES)
-		return rh_seterr(RH_ERR_TOOBIG, "%s: larger than %u bytes", what, TSV_MAX_BYTES);
-	if (memchr(data, '\0', len) != NULL)
-		return rh_seterr(RH_ERR_PARSE, "%s: contains a NUL byte", what);
-	for (size_t i = 0; i < len; i++)
-		if (data[i] == '\n')
-			lines++;
-	if (lines > TSV_MAX_ROWS + 1000)
-		return rh_seterr(RH_ERR_TOOBIG, "%s: more than %u lines", what, TSV_MAX_ROWS);
-	t = calloc(1, sizeof *t);
-	if (t == NULL)
-		return RH_ERR_NOMEM;
-	t->ncols = ncols;
-	t->text = malloc(len + 1);
-	t->cells = calloc(lines * ncols, sizeof *t->cells);
-	if (t->text == NULL || t->cells == NULL) {
-		rc = RH_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(t->text, data, len);
-	t->text[len] = '\0';
-
-	for (p = t->text; *p != '\0'; p = next) {
-		char *fields[16];
-		size_t l, nf = 0;
-		char *f;
-
-		lineno++;
-		next = strchr(p, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		else
-			next = p + strlen(p);
-		l = strlen(p);
-		if (l > 0 && p[l - 1] == '\r')
-			p[--l] = '\0';
-		if (l == 0 || p[0] == '#')
-			continue;
-		for (f = p;;) {
-			char *tab = strchr(f, '\t');
-
-			if (nf == ncols) {
-				rc = rh_seterr(RH_ERR_PARSE, "%s line %zu: more than %zu fields",
-					       what, lineno, ncols);
-				goto out;
-			}
-			fields[nf++] = f;
-			if (tab == NULL)
-				break;
-			*tab = '\0';
-			f = tab + 1;
-		}
-		if (nf != ncols) {
-			rc = rh_seterr(RH_ERR_PARSE, "%s line %zu: %zu fields, expected %zu", what,
-				       lineno, nf, ncols);
-			goto out;
-		}
-		for (size_t i = 0; i < ncols; i++) {
-			if (strlen(fields[i]) > TSV_MAX_FIELD || fields[i][0] == '\0') {
-				rc = rh_seterr(RH_ERR_PARSE, "%s line %zu: field %zu %s", what,
-					       lineno, i + 1,
-					       fields[i][0] ? "too long" : "empty (use -)");
-				goto out;
-			}
-		}
-		if (!have_header) {
-			for (size_t i = 0; i < ncols; i++) {
-				if (strcmp(fields[i], header[i]) != 0) {
-					rc = rh_seterr(RH_ERR_PARSE,
-						       "%s line %zu: header column %zu is '%s', expected '%s'",
-						       what, lineno, i + 1, fields[i], header[i]);
-					goto out;
-				}
-			}
-			have_header = true;
-			continue;
-		}
-		if (t->nrows >= TSV_MAX_ROWS) {
-			rc = rh_seterr(RH_ERR_TOOBIG, "%s: more than %u rows", what, TSV_MAX_ROWS);
-			goto out;
-		}
-		memcpy(&t->cells[t->nrows * ncols], fields, ncols * sizeof *fields);
-		t->nrows++;
-	}
-	if (!have_header) {
-		rc = rh_seterr(RH_ERR_PARSE, "%s: no header line", what);
-		goto out;
-	}
-	*out = t;
-	t = NULL;
-	rc = 0;
-out:
-	tsv_free(t);
-	return rc;
-}
 
 int version_cmp(const char *a, const char *b)
 {
@@ -184,7 +64,7 @@ int version_cmp(const char *a, const char *b)
 	return 0;
 }
 
-void os_compat_lookup(const struct tsv *t, const char *family, const char *version,
+void os_compat_lookup(const struct rh_tsv *t, const char *family, const char *version,
 		      const char *variant, struct os_compat *out)
 {
 	long best = -1;
@@ -198,14 +78,14 @@ void os_compat_lookup(const struct tsv *t, const char *family, const char *versi
 		const char *rv;
 		int score;
 
-		if (strcasecmp(tsv_cell(t, r, 0), family) != 0)
+		if (strcasecmp(rh_tsv_cell(t, r, 0), family) != 0)
 			continue;
 		out->family_known = true;
-		if (version == NULL || version_cmp(tsv_cell(t, r, 1), version) != 0)
+		if (version == NULL || version_cmp(rh_tsv_cell(t, r, 1), version) != 0)
 			continue;
 		/* Prefer the row of the exact variant, then the plain release,
 		 * then any variant of that version. */
-		rv = tsv_cell(t, r, 2);
+		rv = rh_tsv_cell(t, r, 2);
 		if (variant != NULL && strcasecmp(rv, variant) == 0)
 			score = 3;
 		else if (strcmp(rv, "-") == 0)
@@ -220,31 +100,31 @@ void os_compat_lookup(const struct tsv *t, const char *family, const char *versi
 	if (best < 0)
 		return;
 	out->listed = true;
-	out->uefi = strcasecmp(tsv_cell(t, (size_t)best, 3), "yes") == 0 ? 1 : 0;
-	out->note = strcmp(tsv_cell(t, (size_t)best, 4), "-") == 0 ? NULL
-								  : tsv_cell(t, (size_t)best, 4);
+	out->uefi = strcasecmp(rh_tsv_cell(t, (size_t)best, 3), "yes") == 0 ? 1 : 0;
+	out->note = strcmp(rh_tsv_cell(t, (size_t)best, 4), "-") == 0 ? NULL
+								  : rh_tsv_cell(t, (size_t)best, 4);
 }
 
-bool block_os_listed(const struct tsv *t, const char *family, const char *version)
+bool block_os_listed(const struct rh_tsv *t, const char *family, const char *version)
 {
 	if (t == NULL || family == NULL || version == NULL)
 		return false;
 	for (size_t r = 0; r < t->nrows; r++) {
-		if (strcasecmp(tsv_cell(t, r, 0), family) != 0)
+		if (strcasecmp(rh_tsv_cell(t, r, 0), family) != 0)
 			continue;
-		if (fnmatch(tsv_cell(t, r, 1), version, 0) == 0 ||
-		    version_cmp(tsv_cell(t, r, 1), version) == 0)
+		if (fnmatch(rh_tsv_cell(t, r, 1), version, 0) == 0 ||
+		    version_cmp(rh_tsv_cell(t, r, 1), version) == 0)
 			return true;
 	}
 	return false;
 }
 
-bool block_kernel_listed(const struct tsv *t, const char *release)
+bool block_kernel_listed(const struct rh_tsv *t, const char *release)
 {
 	if (t == NULL || release == NULL)
 		return false;
 	for (size_t r = 0; r < t->nrows; r++)
-		if (strcmp(tsv_cell(t, r, 0), release) == 0)
+		if (strcmp(rh_tsv_cell(t, r, 0), release) == 0)
 			return true;
 	return false;
 }
@@ -263,41 +143,41 @@ static const char *const os_compat_header[] = {
 static const char *const block_os_header[] = { "family", "version", "note" };
 static const char *const block_kernels_header[] = { "kernel", "os" };
 
-static struct tsv *builtin[3];
+static struct rh_tsv *builtin[3];
 static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 
 static void builtin_free(void)
 {
 	for (size_t i = 0; i < 3; i++) {
-		tsv_free(builtin[i]);
+		rh_tsv_free(builtin[i]);
 		builtin[i] = NULL;
 	}
 }
 
 static void builtin_load(void)
 {
-	tsv_parse((const char *)rh_data_os_compat, rh_data_os_compat_len, "data/os-compat.tsv",
+	rh_tsv_parse((const char *)rh_data_os_compat, rh_data_os_compat_len, "data/os-compat.tsv",
 		  os_compat_header, 6, &builtin[0]);
-	tsv_parse((const char *)rh_data_block_os, rh_data_block_os_len, "data/block-os.tsv",
+	rh_tsv_parse((const char *)rh_data_block_os, rh_data_block_os_len, "data/block-os.tsv",
 		  block_os_header, 3, &builtin[1]);
-	tsv_parse((const char *)rh_data_block_kernels, rh_data_block_kernels_len,
+	rh_tsv_parse((const char *)rh_data_block_kernels, rh_data_block_kernels_len,
 		  "data/block-kernels.tsv", block_kernels_header, 2, &builtin[2]);
 	atexit(builtin_free);
 }
 
-const struct tsv *datalist_os_compat(void)
+const struct rh_tsv *datalist_os_compat(void)
 {
 	pthread_once(&builtin_once, builtin_load);
 	return builtin[0];
 }
 
-const struct tsv *datalist_block_os(void)
+const struct rh_tsv *datalist_block_os(void)
 {
 	pthread_once(&builtin_once, builtin_load);
 	return builtin[1];
 }
 
-const struct tsv *datalist_block_kernels(void)
+const struct rh_tsv *datalist_block_kernels(void)
 {
 	pthread_once(&builtin_once, builtin_load);
 	return builtin[2];

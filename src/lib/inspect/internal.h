@@ -15,6 +15,7 @@
 #include "rehost/config.h"
 #include "rehost/disk.h"
 #include "rehost/inspect.h"
+#include "rehost/tsv.h"
 
 /* Bounds on inputs. */
 #define INV_MAX_FILE (4u << 20)     /* any text file read from the root */
@@ -257,40 +258,26 @@ bool root_dir_nonempty(const struct inv_root *r, const char *path);
 char *text_next_line(char **cursor);
 char *text_trim(char *s);
 
-/* datalist.c: bounded TSV data files (data/os-compat.tsv, ...). */
-struct tsv {
-	char *text;
-	size_t nrows, ncols;
-	char **cells;          /* nrows * ncols, into text */
-};
-#define TSV_MAX_BYTES (1u << 20)
-#define TSV_MAX_FIELD 1024u
-#define TSV_MAX_ROWS 100000u
-int tsv_parse(const char *data, size_t len, const char *what, const char *const *header,
-	      size_t ncols, struct tsv **out);
-void tsv_free(struct tsv *t);
-static inline const char *tsv_cell(const struct tsv *t, size_t row, size_t col)
-{
-	return t->cells[row * t->ncols + col];
-}
+/* datalist.c: the TSV data files (data/os-compat.tsv, ...), parsed with
+ * rh_tsv_parse (rehost/tsv.h). */
 /* Compare dotted versions numerically ("8" == "8.0" < "8.10"); non-numeric
  * components compare case-insensitively. */
 int version_cmp(const char *a, const char *b);
 /* The built-in lists, parsed on first use; NULL if the embedded data is
  * broken (a unit test rules that out). */
-const struct tsv *datalist_os_compat(void);
-const struct tsv *datalist_block_os(void);
-const struct tsv *datalist_block_kernels(void);
+const struct rh_tsv *datalist_os_compat(void);
+const struct rh_tsv *datalist_block_os(void);
+const struct rh_tsv *datalist_block_kernels(void);
 /* Lookups. */
 struct os_compat {
 	bool family_known, listed;
 	int uefi;              /* 1, 0, -1 */
 	const char *note;      /* borrowed from the list, NULL for "-" */
 };
-void os_compat_lookup(const struct tsv *t, const char *family, const char *version,
+void os_compat_lookup(const struct rh_tsv *t, const char *family, const char *version,
 		      const char *variant, struct os_compat *out);
-bool block_os_listed(const struct tsv *t, const char *family, const char *version);
-bool block_kernel_listed(const struct tsv *t, const char *release);
+bool block_os_listed(const struct rh_tsv *t, const char *family, const char *version);
+bool block_kernel_listed(const struct rh_tsv *t, const char *release);
 
 /* osrel.c */
 /* Value of KEY in os-release text (shell-style quoting undone) copied to

@@ -25,6 +25,7 @@
 #include "postconf/boot.h"
 #include "rehost/checked.h"
 #include "rehost/err.h"
+#include "rehost/io.h"
 #include "rehost/log.h"
 
 #define TAIL 4096
@@ -414,13 +415,15 @@ static int install_bios(struct rh_pc_boot *b, const struct rh_pc_mnt *bootm)
 	}
 	/* Check what the firmware will load: boot code pointing at the core. */
 	fd = open(b->disks->paths[bv->disk], O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || pread(fd, mbr, sizeof mbr, 0) != (ssize_t)sizeof mbr) {
-		rc = rh_seterr_errno(errno, "cannot read back the boot sector of %s", b->disks->paths[bv->disk]);
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
+	if (fd < 0)
+		return rh_seterr_errno(errno, "cannot read back the boot sector of %s",
+				       b->disks->paths[bv->disk]);
+	/* A disk shorter than one sector is an error too (got == NULL). */
+	rc = rh_pread_full(fd, mbr, sizeof mbr, 0, NULL);
 	close(fd);
+	if (rc < 0)
+		return rh_seterr(rc, "cannot read back the boot sector of %s at %s",
+				 b->disks->paths[bv->disk], rh_lasterr());
 	for (int i = 7; i >= 0; i--)
 		kernel_sector = kernel_sector << 8 | mbr[0x5c + i];
 	if (mbr[510] != 0x55 || mbr[511] != 0xaa || kernel_sector == 0)

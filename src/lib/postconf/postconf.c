@@ -409,12 +409,9 @@ out:
 		rh_log_error("postconf failed: %s", rh_lasterr());
 	{
 		/* Keep the failure detail: unmounting may overwrite it. */
-		char err[1024], sms[40];
-		const char *s = rh_lasterr_sms();
-		int code = rh_lasterr_code();
+		struct rh_err_saved saved;
 
-		snprintf(err, sizeof err, "%s", rh_lasterr());
-		snprintf(sms, sizeof sms, "%s", s ? s : "");
+		rh_err_save(&saved);
 		*report = report_of(&r, &pc, pc_open, rc);
 		if (pc_open && !o->dry_run && *report != NULL) {
 			/* The target keeps its own record of what was done to it. */
@@ -430,7 +427,7 @@ out:
 		if (rc == 0 && rc2 < 0)
 			rc = rc2;
 		else if (rc < 0)
-			rh_seterr_sms(code, sms[0] ? sms : NULL, "%s", err);
+			rh_err_restore(&saved);
 	}
 	rh_pc_disks_free(r.disks);
 	json_decref(r.steps);

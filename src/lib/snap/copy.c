@@ -23,6 +23,7 @@
 #include "rehost/checked.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
+#include "rehost/io.h"
 #include "rehost/log.h"
 
 #define RUN (4u << 20)
@@ -46,23 +47,18 @@ static bool all_zero(const uint8_t *p, size_t len)
 
 static int read_full(struct walker *w, uint8_t *buf, size_t len, uint64_t off)
 {
-	while (len > 0) {
-		ssize_t r = pread(w->src, buf, len, (off_t)off);
+	size_t got;
+	int rc = rh_pread_full(w->src, buf, len, off, &got);
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return rh_seterr_errno(errno, "cannot read %s at %llu", w->src_name,
-					       (unsigned long long)off);
-		if (r == 0)
-			return rh_seterr(RH_ERR_IO, "%s ended at %llu, before its size %llu: did it change while being copied?",
-					 w->src_name, (unsigned long long)off,
-					 (unsigned long long)w->size);
-		buf += r;
-		len -= (size_t)r;
-		off += (uint64_t)r;
-		w->io->read += (uint64_t)r;
-	}
+	w->io->read += got;
+	if (rc < 0)
+		return rh_seterr(rc, "cannot read %s at %s", w->src_name, rh_lasterr());
+	/* The size was taken at the start: a source that ends before it
+	 * changed under us. */
+	if (got < len)
+		return rh_seterr(RH_ERR_IO, "%s ended at %llu, before its size %llu: did it change while being copied?",
+				 w->src_name, (unsigned long long)(off + got),
+				 (unsigned long long)w->size);
 	return 0;
 }
 

@@ -304,13 +304,12 @@ int rh_snap_create(const struct rh_snap_target *t, const char *name, struct rh_s
 		made_tmp = false;
 out:
 	if (made_tmp) {
-		int saved = rc;
-		char msg[1024];
+		struct rh_err_saved saved;
 
-		snprintf(msg, sizeof msg, "%s", rh_lasterr());
+		rh_err_save(&saved);
 		if (snap_remove_dir(tmp) < 0)
 			rh_log_warn("%s", rh_lasterr());
-		rc = rh_seterr_sms(saved, rh_err_sms_code(saved), "%s", msg);
+		rh_err_restore(&saved);
 	}
 	if (d != NULL)
 		snap_disks_close(d);

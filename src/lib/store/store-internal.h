@@ -132,6 +132,23 @@ int task_apply_event(struct rh_store *st, struct st_conn *c, const char *tenant,
 /* Column list selected for task documents. */
 extern const char task_columns[];
 
+/* taskcfg.c */
+/* Validation errors so far: a JSON array of {"field", "code", "message"}. */
+struct taskcfg_errors {
+	json_t *errors;
+};
+/* Add an error; code is an SMS./MSG. code or NULL. */
+void taskcfg_verr(struct taskcfg_errors *v, const char *field, const char *code,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* taskcfg-settings.c */
+/* Normalise the settings of body (a JSON object) into cfg, in table order,
+ * with the inventory's defaults when inv (borrowed) is not NULL. Each
+ * unknown or invalid member adds an error to v; cfg is only meaningful
+ * when none was added. */
+void taskcfg_settings_read(struct taskcfg_errors *v, const json_t *body, const json_t *inv,
+			   json_t *cfg);
+
 /* sources.c */
 extern const char source_columns[];
 json_t *source_doc(struct rh_store *st, const struct st_rows *r, size_t row, bool with_inventory);

@@ -262,18 +262,15 @@ int st_commit(struct rh_store *st, struct st_conn *c)
 
 void st_rollback(struct rh_store *st, struct st_conn *c)
 {
-	char saved[512];
-	int code = rh_lasterr_code();
-	const char *sms = rh_lasterr_sms();
-	char smsbuf[40];
+	struct rh_err_saved saved;
 
-	/* Keep the error that made us roll back. */
-	snprintf(saved, sizeof saved, "%s", rh_lasterr());
-	snprintf(smsbuf, sizeof smsbuf, "%s", sms ? sms : "");
+	/* Keep the error that made us roll back; with none recorded, a failed
+	 * ROLLBACK's own error is the better report. */
+	rh_err_save(&saved);
 	st_exec(st, c, "ROLLBACK", NULL, 0, NULL);
 	end_tx(st, c);
-	if (code != 0)
-		rh_seterr_sms(code, smsbuf[0] ? smsbuf : NULL, "%s", saved);
+	if (saved.code != 0)
+		rh_err_restore(&saved);
 }
 
 /* ---- open ---- */

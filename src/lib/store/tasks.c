@@ -439,13 +439,14 @@ static int source_disconnected(struct rh_store *st, struct st_conn *c, const cha
 	return rc;
 }
 
-/* Apply one transition to the locked row r. cmd_args: extra payload for
+/* Apply one transition to the locked task row r. cmd_args: extra payload for
  * the command (borrowed, may be NULL). error: for RH_EV_FAILED. Writes the
  * new row, the command, subtasks and the event. *queued says whether a
  * command was queued. Returns RH_ERR_BUSY when the version moved on. */
-static int apply(struct rh_store *st, struct st_conn *c, const char *tenant,
-		 const struct st_rows *r, enum rh_task_event ev, const json_t *cmd_args,
-		 const json_t *error, bool check_connected, bool *queued, bool *deleted)
+static int task_transition_row(struct rh_store *st, struct st_conn *c, const char *tenant,
+			      const struct st_rows *r, enum rh_task_event ev, const json_t *cmd_args,
+			      const json_t *error, bool check_connected, bool *queued,
+			      bool *deleted)
 {
 	enum rh_task_state state, phase;
 	struct rh_task_step step;
@@ -515,8 +516,10 @@ static int apply(struct rh_store *st, struct st_conn *c, const char *tenant,
 			emsg = "the agent reported a failure without a message";
 	}
 	{
-		bool keep_err = ev == RH_EV_FAILED ||
-				(state == RH_TASK_TESTING && ev == RH_EV_FAILED);
+		/* The error columns record the last failure: a failure report
+		 * writes them, a start, resume or reset ($9) clears them, and
+		 * every other event leaves them as they are. */
+		bool keep_err = ev == RH_EV_FAILED;
 		struct sv p[] = {
 			SVS(id), SVS(st_cell(r, 0, C_VERSION)), SVS(rh_task_state_name(step.next)),
 			SVS(rh_task_state_name(step.phase)), SVI(now),
@@ -610,8 +613,8 @@ int rh_store_task_action(struct rh_store *st, const char *tenant, const char *id
 			rc = task_row(st, c, tenant, id, true, &r);
 		if (rc == 0) {
 			snprintf(source_id, sizeof source_id, "%s", st_cell(&r, 0, C_SOURCE));
-			rc = apply(st, c, tenant, &r, ev, args, NULL, ev != RH_EV_DELETE, &queued,
-				   &deleted);
+			rc = task_transition_row(st, c, tenant, &r, ev, args, NULL,
+						 ev != RH_EV_DELETE, &queued, &deleted);
 		}
 		st_rows_free(&r);
 		/* The answer is read inside the transaction: a failure to read it
@@ -838,7 +841,7 @@ int task_apply_event(struct rh_store *st, struct st_conn *c, const char *tenant,
 		st_rows_free(&r);
 		return 1;
 	}
-	rc = apply(st, c, tenant, &r, ev, NULL, error, false, &queued, &deleted);
+	rc = task_transition_row(st, c, tenant, &r, ev, NULL, error, false, &queued, &deleted);
 	if (rc == 0 && queued)
 		rc = 2;
 	st_rows_free(&r);

@@ -1041,10 +1041,9 @@ int rh_fverify_run(const struct rh_fverify_opts *o, struct rh_fverify_stats *st)
 	}
 	if ((rc = rh_fverify_check_root(o->source, st->source, sizeof st->source)) < 0 ||
 	    (rc = rh_fverify_check_root(o->target, st->target, sizeof st->target)) < 0) {
-		char why[300];
-
-		snprintf(why, sizeof why, "%s", rh_lasterr());
-		rc = rh_seterr(rc, "%s %s", st->source[0] ? "target" : "source", why);
+		/* rh_seterr formats before it records, so wrapping the
+		 * detail in place is safe. */
+		rc = rh_seterr(rc, "%s %s", st->source[0] ? "target" : "source", rh_lasterr());
 		goto out;
 	}
 	if (path_within(st->source, st->target) || path_within(st->target, st->source)) {

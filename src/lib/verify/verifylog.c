@@ -13,6 +13,7 @@
 #include "rehost/fileverify.h"
 #include "rehost/log.h"
 #include "rehost/num.h"
+#include "rehost/tsv.h"
 #include "verify/verify-internal.h"
 
 #define LOG_MAGIC "# rehost verify result log v1"
@@ -191,19 +192,16 @@ void rh_fverify_log_free(struct rh_fverify_log *log)
 
 static int parse_line(struct rh_fverify_log *log, char *line, size_t lineno)
 {
-	char *path, *detail;
+	char *f[3], *path, *detail;
+	size_t n = rh_tsv_split(line, f, 3);
 	int kind;
 
-	path = strchr(line, '\t');
-	if (path == NULL)
+	if (n < 3)
 		return rh_seterr(RH_ERR_PARSE, "line %zu: expected KIND<TAB>PATH<TAB>DETAIL", lineno);
-	*path++ = '\0';
-	detail = strchr(path, '\t');
-	if (detail == NULL)
-		return rh_seterr(RH_ERR_PARSE, "line %zu: expected KIND<TAB>PATH<TAB>DETAIL", lineno);
-	*detail++ = '\0';
-	if (strchr(detail, '\t') != NULL)
+	if (n > 3)
 		return rh_seterr(RH_ERR_PARSE, "line %zu: more than three fields", lineno);
+	path = f[1];
+	detail = f[2];
 	kind = rh_fverify_kind_parse(line);
 	if (kind < 0)
 		return rh_seterr(RH_ERR_PARSE, "line %zu: unknown kind '%.20s'", lineno, line);
@@ -261,8 +259,10 @@ static int parse_comment(struct rh_fverify_log *log, char *line, size_t lineno, 
 int rh_fverify_log_parse(const char *data, size_t len, struct rh_fverify_log **out)
 {
 	struct rh_fverify_log *log = NULL;
-	size_t lineno = 0, pos = 0;
+	struct rh_tsv_lines it;
+	size_t llen;
 	bool ended = false;
+	char *line;
 	int rc;
 
 	*out = NULL;
@@ -282,20 +282,16 @@ int rh_fverify_log_parse(const char *data, size_t len, struct rh_fverify_log **o
 		rc = rh_seterr(RH_ERR_PARSE, "result log contains a NUL byte");
 		goto out;
 	}
-	while (pos < len) {
-		char *line = log->buf + pos, *nl = memchr(line, '\n', len - pos);
-		size_t llen = nl ? (size_t)(nl - line) : len - pos;
+	rh_tsv_lines_init(&it, log->buf);
+	while ((line = rh_tsv_line_next(&it, &llen)) != NULL) {
+		size_t lineno = it.lineno;
 
-		lineno++;
-		pos += llen + (nl != NULL);
-		if (llen > VERIFYLOG_MAX_LINE) {
+		/* The bound counts the line as stored, '\r' included. */
+		if (it.rawlen > VERIFYLOG_MAX_LINE) {
 			rc = rh_seterr(RH_ERR_PARSE, "line %zu: longer than %u bytes", lineno,
 				       VERIFYLOG_MAX_LINE);
 			goto out;
 		}
-		line[llen] = '\0';
-		if (llen > 0 && line[llen - 1] == '\r')
-			line[--llen] = '\0';
 		if (lineno == 1) {
 			if (strcmp(line, LOG_MAGIC) != 0) {
 				rc = rh_seterr(RH_ERR_PARSE, "line 1: not a rehost verify result log");
@@ -314,7 +310,7 @@ int rh_fverify_log_parse(const char *data, size_t len, struct rh_fverify_log **o
 		if (rc < 0)
 			goto out;
 	}
-	if (lineno == 0) {
+	if (it.lineno == 0) {
 		rc = rh_seterr(RH_ERR_PARSE, "empty result log");
 		goto out;
 	}
@@ -373,12 +369,8 @@ int rh_fverify_log_load(const char *path, struct rh_fverify_log **out)
 		got += (size_t)r;
 	}
 	rc = rh_fverify_log_parse(data, got, out);
-	if (rc < 0) {
-		char why[256];
-
-		snprintf(why, sizeof why, "%s", rh_lasterr());
-		rh_seterr(rc, "%s: %s", path, why);
-	}
+	if (rc < 0)
+		rh_seterr(rc, "%s: %s", path, rh_lasterr());
 out:
 	free(data);
 	close(fd);
