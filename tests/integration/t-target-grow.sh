@@ -92,6 +92,12 @@ loop_detach "$dev"
 [ "$xb1" -gt $((xb0 * 19 / 10)) ] || fail "xfs did not grow: $xb0 -> $xb1 blocks"
 check_data "$d/disk1.raw"
 # No mount point or loop device left behind by the grow.
+# A detached loop device lingers while something (a concurrent test's blkid
+# scan) still has it open: allow it a moment to go.
+for _ in $(seq 20); do
+	losetup -n -O BACK-FILE -l | grep -q "$d/" || break
+	sleep 0.1
+done
 if losetup -n -O BACK-FILE -l | grep -q "$d/"; then fail "grow left a loop device"; fi
 if grep -q rehost-growfs /proc/mounts; then fail "grow left a mount"; fi
 
