@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "rehost/accel.h"
+#include "rehost/dirs.h"
 #include "rehost/err.h"
 
 #define MAGIC "rehost-accel-cache 1"
@@ -224,6 +225,19 @@ static int check_owner(const struct stat *st, const char *what)
 	return 0;
 }
 
+/* The cache directory itself: a real directory (not a link) that only its
+ * owner, root or the user, can write. */
+static int check_dir(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return rh_seterr_errno(errno, "cache directory %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return rh_seterr(RH_ERR_PERM, "cache directory %s is not a directory", dir);
+	return check_owner(&st, dir);
+}
+
 int rh_accel_cache_load(const char *dir, const char *key, struct rh_accel_choice *out)
 {
 	char path[PATH_MAX], name[32], buf[RH_ACCEL_CACHE_MAX + 1];
@@ -232,11 +246,7 @@ int rh_accel_cache_load(const char *dir, const char *key, struct rh_accel_choice
 	int fd, rc;
 
 	memset(out, 0, sizeof *out);
-	if (lstat(dir, &st) < 0)
-		return rh_seterr_errno(errno, "cache directory %s", dir);
-	if (!S_ISDIR(st.st_mode))
-		return rh_seterr(RH_ERR_PERM, "cache directory %s is not a directory", dir);
-	if ((rc = check_owner(&st, dir)) < 0)
+	if ((rc = check_dir(dir)) < 0)
 		return rc;
 	rh_accel_cache_name(key, name, sizeof name);
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
@@ -272,45 +282,15 @@ int rh_accel_cache_load(const char *dir, const char *key, struct rh_accel_choice
 	return rh_accel_cache_parse(buf, got, key, out);
 }
 
-/* mkdir -p with mode 0700 for what it creates. */
-static int make_dirs(const char *dir)
-{
-	char p[PATH_MAX];
-	size_t l = strlen(dir);
-
-	if (l == 0 || l >= sizeof p)
-		return rh_seterr(RH_ERR_INVAL, "cache directory name empty or too long");
-	memcpy(p, dir, l + 1);
-	for (char *s = p + 1;; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s;
-
-			*s = '\0';
-			if (mkdir(p, 0700) < 0 && errno != EEXIST)
-				return rh_seterr_errno(errno, "cache directory %s", p);
-			*s = c;
-			if (c == '\0')
-				break;
-		}
-	}
-	return 0;
-}
-
 int rh_accel_cache_store(const char *dir, const char *key, const struct rh_accel_choice *c)
 {
 	char path[PATH_MAX], tmp[PATH_MAX], name[32], buf[RH_ACCEL_CACHE_MAX + 1];
-	struct stat st;
 	int n, fd, rc = 0;
 
 	if ((n = rh_accel_cache_format(key, c, buf, sizeof buf)) < 0)
 		return n;
-	if ((rc = make_dirs(dir)) < 0)
-		return rc;
-	if (lstat(dir, &st) < 0)
-		return rh_seterr_errno(errno, "cache directory %s", dir);
-	if (!S_ISDIR(st.st_mode))
-		return rh_seterr(RH_ERR_PERM, "cache directory %s is not a directory", dir);
-	if ((rc = check_owner(&st, dir)) < 0)
+	if ((rc = rh_mkdir_parents(dir, 0700, "cache directory")) < 0 ||
+	    (rc = check_dir(dir)) < 0)
 		return rc;
 	rh_accel_cache_name(key, name, sizeof name);
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||

@@ -344,21 +344,36 @@ static int handshake_done(struct rh_tls_conn *c)
 	return 0;
 }
 
-int rh_tls_handshake(struct rh_tls_ctx *ctx, int fd, struct rh_tls_conn **out)
+/* A connection object on fd with its SSL, no handshake yet. fd stays the
+ * caller's until the handshake succeeds (c->fd is -1 until then). */
+static int conn_new(struct rh_tls_ctx *ctx, int fd, struct rh_tls_conn **out)
 {
-	struct rh_tls_conn *c;
-	int r, rc;
+	struct rh_tls_conn *c = calloc(1, sizeof *c);
+	int rc;
 
 	*out = NULL;
-	c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return RH_ERR_NOMEM;
 	c->fd = -1;
 	c->ssl = SSL_new(ctx->ssl);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
 		rc = rh_seterr(RH_ERR_NOMEM, "SSL_new: %s", ssl_errstr());
-		goto out;
+		SSL_free(c->ssl);
+		free(c);
+		return rc;
 	}
+	*out = c;
+	return 0;
+}
+
+int rh_tls_handshake(struct rh_tls_ctx *ctx, int fd, struct rh_tls_conn **out)
+{
+	struct rh_tls_conn *c;
+	int r, rc;
+
+	*out = NULL;
+	if ((rc = conn_new(ctx, fd, &c)) < 0)
+		return rc;
 	ERR_clear_error();
 	errno = 0;
 	r = ctx->role == RH_TLS_TARGET ? SSL_accept(c->ssl) : SSL_connect(c->ssl);
@@ -384,21 +399,13 @@ int rh_tls_accept_begin(struct rh_tls_ctx *ctx, int fd, struct rh_tls_conn **out
 {
 	struct rh_tls_conn *c;
 
+	int rc;
+
 	*out = NULL;
 	if (ctx->role != RH_TLS_TARGET)
 		return rh_seterr(RH_ERR_INVAL, "only a target accepts TLS connections");
-	c = calloc(1, sizeof *c);
-	if (c == NULL)
-		return RH_ERR_NOMEM;
-	c->fd = -1;
-	c->ssl = SSL_new(ctx->ssl);
-	if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
-		int rc = rh_seterr(RH_ERR_NOMEM, "SSL_new: %s", ssl_errstr());
-
-		SSL_free(c->ssl);
-		free(c);
+	if ((rc = conn_new(ctx, fd, &c)) < 0)
 		return rc;
-	}
 	SSL_set_accept_state(c->ssl);
 	c->fd = fd;
 	*out = c;
