@@ -377,6 +377,13 @@ static int pump(struct sender *s, struct rh_tls_conn *c)
 	for (int i = 0; i < s->threads; i++)
 		if (pthread_create(&workers[nworkers], NULL, worker_main, s) == 0)
 			nworkers++;
+	/* The reader hands nodes to the workers (N_READ) when compression is
+	 * on: with none running, nothing would ever become N_READY and the
+	 * loop below would wait forever. Fewer workers than asked still work. */
+	if (s->threads > 0 && nworkers == 0) {
+		rc = rh_seterr(RH_ERR_NOMEM, "cannot start compression threads");
+		goto out_stop;
+	}
 
 	for (uint64_t seq = 0;; seq++) {
 		struct node *n = &s->nodes[seq % NNODES];
@@ -408,6 +415,7 @@ static int pump(struct sender *s, struct rh_tls_conn *c)
 		if (rc < 0)
 			break;
 	}
+out_stop:
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
 	pthread_cond_broadcast(&s->cv);
