@@ -520,7 +520,7 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 	struct rh_hello h = { .version = RH_PROTO_VERSION };
 	struct rh_frame f;
 	uint8_t *fbuf = NULL;
-	int fd = -1, rc;
+	int rc;
 
 	memset(st, 0, sizeof *st);
 	if (o->ndisks == 0 || o->ndisks > RH_PROTO_MAX_DISKS)
@@ -650,8 +650,6 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 		rh_frame_send_error(c, rc);
 out:
 	rh_tls_close(c);
-	if (fd >= 0)
-		close(fd);
 	rh_tls_ctx_free(ctx);
 	free(fbuf);
 	for (size_t i = 0; i < RH_PROTO_MAX_DISKS; i++) {
