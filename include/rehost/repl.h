@@ -51,13 +51,33 @@ int rh_receiver_serve(struct rh_tls_conn *c, const struct rh_receiver_opts *o);
 
 /* ---- agent ---- */
 
-enum rh_progress_mode { RH_PROGRESS_AUTO, RH_PROGRESS_BAR, RH_PROGRESS_LOG, RH_PROGRESS_JSON,
-			RH_PROGRESS_NONE };
-
 enum rh_repl_mode {
 	RH_REPL_MIGRATE = 0, /* full copy, resumable */
 	RH_REPL_SYNC,        /* send only chunks whose hashes differ */
 	RH_REPL_VERIFY,      /* compare chunk hashes, write nothing */
+};
+
+/* Figures of a running copy (migrate, or the copy phase of a sync), for the
+ * caller to show or forward; docs/replication.md, "Progress". Byte counts
+ * are of the data (before compression) unless they say wire. */
+struct rh_repl_progress {
+	double elapsed_s;          /* since the copy started (a sync: after the comparison) */
+	uint64_t total_bytes;      /* planned bytes over all disks */
+	uint64_t replicated_bytes; /* of which on the target: sent this run plus
+				    * what earlier runs left durable */
+	uint64_t durable_bytes;    /* offset below which disk durable_disk is on
+				    * the target's stable storage (its last
+				    * DURABLE reply); 0 before the first */
+	uint32_t durable_disk;     /* index into rh_migrate_opts.disks */
+	uint32_t disk;             /* disk being sent, index into rh_migrate_opts.disks */
+	uint64_t wire_bytes;       /* frame bytes sent this run (after compression) */
+	double percent;            /* 0..100: replicated of total; 100 when total is 0 */
+	double rate;               /* data bytes/s over the last 5 s; the average
+				    * since the start while the copy is younger */
+	double wire_rate;          /* wire bytes/s, same window */
+	double remaining_s;        /* (total - replicated) / rate; -1 unknown */
+	bool final;                /* the last call of the run, after the copy
+				    * ended (successfully or not) */
 };
 
 struct rh_migrate_opts {
@@ -71,8 +91,13 @@ struct rh_migrate_opts {
 	uint32_t node_size;         /* buffer node bytes, 1..8 MiB */
 	struct rh_ratesched rates;  /* wire cap in Mbit/s by time of day; all 0 = unlimited */
 	bool new_job;               /* forget a previous job's checkpoint */
-	enum rh_progress_mode progress;
-	unsigned progress_interval; /* seconds between log lines */
+	/* Called at most once a second while data is sent and once at the end
+	 * with final = true, from the thread that called rh_migrate_run, with
+	 * no lock held; p is valid for the call only. The thread's last error
+	 * is kept across the call. Not called by a verify, nor when the run
+	 * fails before sending. NULL = no progress. */
+	void (*progress)(const struct rh_repl_progress *p, void *arg);
+	void *progress_arg;
 };
 
 struct rh_migrate_stats {

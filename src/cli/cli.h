@@ -73,6 +73,21 @@ void usage_ctl(FILE *out);
 /* migrate, sync and block verify share one option parser (cmd-migrate.c). */
 int cli_repl_run(const char *cmd, enum rh_repl_mode mode, int argc, char **argv);
 
+/* repl-progress.c: --progress of migrate and sync. */
+enum cli_progress_mode { CLI_PROGRESS_BAR, CLI_PROGRESS_LOG, CLI_PROGRESS_JSON, CLI_PROGRESS_NONE };
+
+struct cli_repl_progress {
+	enum cli_progress_mode mode;
+	unsigned interval_s; /* seconds between log lines, > 0 */
+	double last_s;       /* elapsed_s of the previous call, 0 at the start of a run */
+};
+
+/* The mode named by a --progress argument; NULL: bar on a terminal, else
+ * log. Returns 0, or -1 for an unknown name. */
+int cli_repl_progress_mode(const char *arg, enum cli_progress_mode *out);
+/* The rh_migrate_opts progress callback; arg is a struct cli_repl_progress. */
+void cli_repl_progress_show(const struct rh_repl_progress *p, void *arg);
+
 /* Print the thread's last library error as
  *   rehost: error: <context>: <detail> [SMS.xxxx]
  *   rehost: hint: <catalogue action>

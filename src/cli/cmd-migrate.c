@@ -242,8 +242,8 @@ int cli_repl_run(const char *cmd, enum rh_repl_mode mode, int argc, char **argv)
 	const char *disks[MAX_DISKS], *config = NULL, *compress = NULL, *progress = NULL;
 	const char *windows[RH_RATESCHED_MAX];
 	size_t nwindows = 0;
-	struct rh_migrate_opts o = { .mode = mode, .state_dir = "/var/lib/rehost/agent",
-				     .progress_interval = 5 };
+	struct rh_migrate_opts o = { .mode = mode, .state_dir = "/var/lib/rehost/agent" };
+	struct cli_repl_progress pr = { .interval_s = 5 };
 	struct freeze_ctx fc = { .timeout = 30 };
 	struct rh_migrate_stats st;
 	struct rh_config *cfg = NULL;
@@ -338,18 +338,12 @@ int cli_repl_run(const char *cmd, enum rh_repl_mode mode, int argc, char **argv)
 	if (compress != NULL && parse_compress(compress, &o.compress_threads) < 0)
 		return cli_usage_error(cmd, "--compress %s: allowed off, auto, 1, 2, 3", compress);
 	o.node_size = (uint32_t)buffer_mb << 20;
-	if (progress == NULL)
-		o.progress = isatty(STDERR_FILENO) ? RH_PROGRESS_BAR : RH_PROGRESS_LOG;
-	else if (strcmp(progress, "bar") == 0)
-		o.progress = RH_PROGRESS_BAR;
-	else if (strcmp(progress, "log") == 0)
-		o.progress = RH_PROGRESS_LOG;
-	else if (strcmp(progress, "json") == 0)
-		o.progress = RH_PROGRESS_JSON;
-	else if (strcmp(progress, "none") == 0)
-		o.progress = RH_PROGRESS_NONE;
-	else
+	if (cli_repl_progress_mode(progress, &pr.mode) < 0)
 		return cli_usage_error(cmd, "--progress %s: allowed bar, log, json, none", progress);
+	if (pr.mode != CLI_PROGRESS_NONE) {
+		o.progress = cli_repl_progress_show;
+		o.progress_arg = &pr;
+	}
 	o.disks = disks;
 	signal(SIGPIPE, SIG_IGN);
 

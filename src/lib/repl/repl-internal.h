@@ -64,4 +64,21 @@ int repl_sums_save(const char *dir, const char *name, const struct repl_sums *s)
 int repl_sums_load(const char *dir, const char *name, uint64_t max_count, struct repl_sums *s);
 const uint8_t *repl_sums_find(const struct repl_sums *s, uint64_t idx);
 
+/* progress.c: the figures of a struct rh_repl_progress. */
+#define REPL_PROGRESS_HIST 8
+
+struct repl_progress {
+	struct { double t; uint64_t raw, wire; } hist[REPL_PROGRESS_HIST]; /* one sample a second */
+	unsigned nhist;
+};
+
+struct rh_repl_progress;
+/* Take a sample at out->elapsed_s: sent is the data bytes of
+ * out->replicated_bytes sent this run, out->wire_bytes its frame bytes.
+ * Fills out's rates, remaining time and percent and returns true, or
+ * returns false when the last sample is less than a second old and not
+ * force. p starts zeroed; samples must come in time order. */
+bool repl_progress_sample(struct repl_progress *p, uint64_t sent, bool force,
+			  struct rh_repl_progress *out);
+
 #endif

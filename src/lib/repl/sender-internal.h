@@ -45,11 +45,10 @@ struct sender {
 	int reader_err;
 	char reader_msg[1024];
 
-	/* progress, under mu */
+	/* Progress: only the sending thread (the caller's) touches these. */
 	uint64_t done_raw, done_wire, durable_bytes;
-	struct timespec t0;
-	struct { double t; uint64_t raw, wire; } hist[8]; /* one sample a second */
-	unsigned nhist;
+	uint32_t durable_disk, cur_disk;
+	struct repl_progress prog;
 };
 
 double sender_now(void);

@@ -27,7 +27,6 @@
 #include "rehost/json.h"
 #include "rehost/log.h"
 #include "rehost/net.h"
-#include "rehost/num.h"
 #include "rehost/ratelimit.h"
 #include "rehost/repl.h"
 
@@ -220,67 +219,33 @@ static void *worker_main(void *arg)
 
 /* ---- progress ---- */
 
-static void progress_sample(struct sender *s, bool force)
+/* Tell the caller how far the copy is: at most once a second, and now when
+ * final. Runs on the sending thread, which alone updates the counters. */
+static void report_progress(struct sender *s, bool final)
 {
-	double t = sender_now() - s->st->seconds, rate_raw = 0, rate_wire = 0, eta = -1;
-	uint64_t total = s->st->total_bytes, done;
-	unsigned h = s->nhist % 8, old;
-	char tb[32], db[32];
+	struct rh_repl_progress p = {
+		.elapsed_s = sender_now() - s->st->seconds,
+		.total_bytes = s->st->total_bytes,
+		.replicated_bytes = s->done_raw + s->st->skipped_resume,
+		.durable_bytes = s->durable_bytes,
+		.durable_disk = s->durable_disk,
+		.disk = s->cur_disk,
+		.wire_bytes = s->done_wire,
+		.final = final,
+	};
+	char msg[1024], sms[40];
+	int err;
 
-	if (!force && s->nhist > 0 && t - s->hist[(s->nhist - 1) % 8].t < 1.0)
+	if (s->o->progress == NULL || !repl_progress_sample(&s->prog, s->done_raw, final, &p))
 		return;
-	s->hist[h].t = t;
-	s->hist[h].raw = s->done_raw;
-	s->hist[h].wire = s->done_wire;
-	s->nhist++;
-	/* Rate over the last 5 s (INVENTORY §2.2), before and after compression. */
-	old = s->nhist > 6 ? (s->nhist - 6) % 8 : 0;
-	if (t - s->hist[old].t > 0.2) {
-		rate_raw = (double)(s->done_raw - s->hist[old].raw) / (t - s->hist[old].t);
-		rate_wire = (double)(s->done_wire - s->hist[old].wire) / (t - s->hist[old].t);
-	} else if (t > 0) {
-		/* No window yet (a job shorter than a sample interval): the
-		 * average since the start, not a misleading 0. */
-		rate_raw = (double)s->done_raw / t;
-		rate_wire = (double)s->done_wire / t;
-	}
-	done = s->done_raw + s->st->skipped_resume;
-	if (rate_raw > 0 && total >= done)
-		eta = (double)(total - done) / rate_raw;
-
-	if (s->o->progress == RH_PROGRESS_NONE)
-		return;
-	if (s->o->progress == RH_PROGRESS_JSON) {
-		printf("{\"elapsed_s\":%.1f,\"total_bytes\":%" PRIu64 ",\"replicated_bytes\":%" PRIu64
-		       ",\"durable_bytes\":%" PRIu64 ",\"wire_bytes\":%" PRIu64
-		       ",\"rate_mbit\":%.1f,\"wire_rate_mbit\":%.1f,\"remaining_s\":%.0f}\n",
-		       t, total, done, s->durable_bytes, s->done_wire, rate_raw * 8 / 1e6,
-		       rate_wire * 8 / 1e6, eta);
-		fflush(stdout);
-		return;
-	}
-	rh_format_size(total, tb, sizeof tb);
-	rh_format_size(done, db, sizeof db);
-	if (s->o->progress == RH_PROGRESS_BAR) {
-		int pct = total ? (int)(100.0 * (double)done / (double)total) : 100, w = pct * 30 / 100;
-		char bar[31], eta_s[32] = "?";
-
-		memset(bar, '#', (size_t)w);
-		memset(bar + w, '.', (size_t)(30 - w));
-		bar[30] = '\0';
-		if (eta >= 0)
-			snprintf(eta_s, sizeof eta_s, "%.0fs", eta);
-		fprintf(stderr, "\r[%s] %3d%% %s/%s %.0f Mbit/s (wire %.0f) ETA %s   ", bar, pct,
-			db, tb, rate_raw * 8 / 1e6, rate_wire * 8 / 1e6, eta_s);
-		return;
-	}
-	if (force || (unsigned)t / s->o->progress_interval !=
-			     (unsigned)s->hist[(s->nhist + 6) % 8].t / s->o->progress_interval)
-		rh_log_info("migrate speed: %.2f Mbit/s, wire speed: %.2f Mbit/s, progress: %.1f, total size: %" PRIu64
-			    ", replicate size: %" PRIu64 ", remaining: %.0f s",
-			    rate_raw * 8 / 1e6, rate_wire * 8 / 1e6,
-			    total ? 100.0 * (double)done / (double)total : 100.0, total, done,
-			    eta < 0 ? 0 : eta);
+	/* The callback may call the library (the agent's worker writes to a
+	 * pipe): keep the error of a failed copy for our caller to report. */
+	err = rh_lasterr_code();
+	snprintf(msg, sizeof msg, "%s", rh_lasterr());
+	snprintf(sms, sizeof sms, "%s", rh_lasterr_sms() ? rh_lasterr_sms() : "");
+	s->o->progress(&p, s->o->progress_arg);
+	if (err != 0)
+		rh_seterr_sms(err, sms[0] ? sms : NULL, "%s", msg);
 }
 
 /* ---- sending ---- */
@@ -299,6 +264,7 @@ static int handle_reply(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf,
 			return rc;
 		if (f.type == RH_MSG_DURABLE) {
 			s->durable_bytes = f.u.pos.offset;
+			s->durable_disk = f.u.pos.disk;
 			continue;
 		}
 		if (f.type == RH_MSG_DISK_DONE && (int)f.u.pos.disk == want_done_disk)
@@ -317,6 +283,7 @@ static int send_node(struct sender *s, struct rh_tls_conn *c, struct rh_ratelimi
 	size_t hl;
 	int rc;
 
+	s->cur_disk = n->disk;
 	if (n->disk_end) {
 		struct rh_disk_end e = { .disk = n->disk, .bytes = s->sent_bytes[n->disk],
 					 .sum = s->sent_sum[n->disk] };
@@ -377,6 +344,13 @@ static int pump(struct sender *s, struct rh_tls_conn *c)
 	for (int i = 0; i < s->threads; i++)
 		if (pthread_create(&workers[nworkers], NULL, worker_main, s) == 0)
 			nworkers++;
+	/* The reader hands nodes to the workers (N_READ) when compression is
+	 * on: with none running, nothing would ever become N_READY and the
+	 * loop below would wait forever. Fewer workers than asked still work. */
+	if (s->threads > 0 && nworkers == 0) {
+		rc = rh_seterr(RH_ERR_NOMEM, "cannot start compression threads");
+		goto out_stop;
+	}
 
 	for (uint64_t seq = 0;; seq++) {
 		struct node *n = &s->nodes[seq % NNODES];
@@ -403,11 +377,12 @@ static int pump(struct sender *s, struct rh_tls_conn *c)
 		pthread_mutex_lock(&s->mu);
 		n->state = N_FREE;
 		pthread_cond_broadcast(&s->cv);
-		progress_sample(s, false);
 		pthread_mutex_unlock(&s->mu);
+		report_progress(s, false);
 		if (rc < 0)
 			break;
 	}
+out_stop:
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
 	pthread_cond_broadcast(&s->cv);
@@ -512,7 +487,7 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 	struct rh_hello h = { .version = RH_PROTO_VERSION };
 	struct rh_frame f;
 	uint8_t *fbuf = NULL;
-	int fd = -1, rc;
+	int rc;
 
 	memset(st, 0, sizeof *st);
 	if (o->ndisks == 0 || o->ndisks > RH_PROTO_MAX_DISKS)
@@ -628,11 +603,7 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 	rc = pump(s, c);
 	if (rc == 0 && o->mode == RH_REPL_SYNC)
 		rc = sender_save_sums(s, h.job_id);
-	pthread_mutex_lock(&s->mu);
-	progress_sample(s, true);
-	pthread_mutex_unlock(&s->mu);
-	if (o->progress == RH_PROGRESS_BAR)
-		fputc('\n', stderr);
+	report_progress(s, true);
 	st->seconds = sender_now() - st->seconds;
 	st->sent_raw = s->done_raw;
 	st->sent_wire = s->done_wire;
@@ -642,8 +613,6 @@ int rh_migrate_run(const struct rh_migrate_opts *o, struct rh_migrate_stats *st)
 		rh_frame_send_error(c, rc);
 out:
 	rh_tls_close(c);
-	if (fd >= 0)
-		close(fd);
 	rh_tls_ctx_free(ctx);
 	free(fbuf);
 	for (size_t i = 0; i < RH_PROTO_MAX_DISKS; i++) {

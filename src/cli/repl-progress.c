@@ -1,0 +1,90 @@
+/*
+ * How migrate and sync show progress (--progress): a one-line bar, a log
+ * line in the seed's field names, or JSON lines; docs/replication.md,
+ * "Progress". The library computes the figures (struct rh_repl_progress)
+ * and calls cli_repl_progress_show; tests and docs match this text, so
+ * change it only with them.
+ */
+#define RH_LOG_COMPONENT "migrate"
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "rehost/log.h"
+#include "rehost/num.h"
+
+int cli_repl_progress_mode(const char *arg, enum cli_progress_mode *out)
+{
+	if (arg == NULL)
+		*out = isatty(STDERR_FILENO) ? CLI_PROGRESS_BAR : CLI_PROGRESS_LOG;
+	else if (strcmp(arg, "bar") == 0)
+		*out = CLI_PROGRESS_BAR;
+	else if (strcmp(arg, "log") == 0)
+		*out = CLI_PROGRESS_LOG;
+	else if (strcmp(arg, "json") == 0)
+		*out = CLI_PROGRESS_JSON;
+	else if (strcmp(arg, "none") == 0)
+		*out = CLI_PROGRESS_NONE;
+	else
+		return -1;
+	return 0;
+}
+
+static void show_json(const struct rh_repl_progress *p)
+{
+	printf("{\"elapsed_s\":%.1f,\"total_bytes\":%" PRIu64 ",\"replicated_bytes\":%" PRIu64
+	       ",\"durable_bytes\":%" PRIu64 ",\"wire_bytes\":%" PRIu64
+	       ",\"rate_mbit\":%.1f,\"wire_rate_mbit\":%.1f,\"remaining_s\":%.0f}\n",
+	       p->elapsed_s, p->total_bytes, p->replicated_bytes, p->durable_bytes, p->wire_bytes,
+	       p->rate * 8 / 1e6, p->wire_rate * 8 / 1e6, p->remaining_s);
+	/* A reader of the pipe sees each line as it happens. */
+	fflush(stdout);
+}
+
+static void show_bar(const struct rh_repl_progress *p)
+{
+	int pct = (int)p->percent, w = pct * 30 / 100;
+	char bar[31], eta[32] = "?", tb[32], db[32];
+
+	rh_format_size(p->total_bytes, tb, sizeof tb);
+	rh_format_size(p->replicated_bytes, db, sizeof db);
+	memset(bar, '#', (size_t)w);
+	memset(bar + w, '.', (size_t)(30 - w));
+	bar[30] = '\0';
+	if (p->remaining_s >= 0)
+		snprintf(eta, sizeof eta, "%.0fs", p->remaining_s);
+	/* \r redraws the line in place; the final call ends it. */
+	fprintf(stderr, "\r[%s] %3d%% %s/%s %.0f Mbit/s (wire %.0f) ETA %s   ", bar, pct, db, tb,
+		p->rate * 8 / 1e6, p->wire_rate * 8 / 1e6, eta);
+	if (p->final)
+		fputc('\n', stderr);
+}
+
+void cli_repl_progress_show(const struct rh_repl_progress *p, void *arg)
+{
+	struct cli_repl_progress *r = arg;
+	double last = r->last_s;
+
+	/* Elapsed time starts again with every run (each sync cycle). */
+	r->last_s = p->final ? 0 : p->elapsed_s;
+	switch (r->mode) {
+	case CLI_PROGRESS_JSON:
+		show_json(p);
+		break;
+	case CLI_PROGRESS_BAR:
+		show_bar(p);
+		break;
+	case CLI_PROGRESS_LOG:
+		/* A line when the clock enters a new interval, and at the end. */
+		if (p->final || (unsigned)p->elapsed_s / r->interval_s != (unsigned)last / r->interval_s)
+			rh_log_info("migrate speed: %.2f Mbit/s, wire speed: %.2f Mbit/s, progress: %.1f, total size: %" PRIu64
+				    ", replicate size: %" PRIu64 ", remaining: %.0f s",
+				    p->rate * 8 / 1e6, p->wire_rate * 8 / 1e6, p->percent, p->total_bytes,
+				    p->replicated_bytes, p->remaining_s < 0 ? 0 : p->remaining_s);
+		break;
+	case CLI_PROGRESS_NONE:
+		break;
+	}
+}
