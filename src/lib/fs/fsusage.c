@@ -14,6 +14,7 @@
 #include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/disk.h"
+#include "rehost/endian.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
 
@@ -49,16 +50,16 @@ static int ext_superblock(int fd, uint64_t off, uint64_t range, struct rh_fsinfo
 	rc = fs_pread_in(fd, off, range, sb, sizeof sb, 1024);
 	if (rc < 0)
 		return rc;
-	if (fs_le16(sb + 56) != 0xEF53)
+	if (rh_le16dec(sb + 56) != 0xEF53)
 		return rh_seterr(RH_ERR_CORRUPT, "ext: bad superblock magic");
-	log_bs = fs_le32(sb + 24);
+	log_bs = rh_le32dec(sb + 24);
 	if (log_bs > 6) /* 1 KiB .. 64 KiB */
 		return rh_seterr(RH_ERR_CORRUPT, "ext: block size 2^%u KiB", log_bs);
-	blocks = fs_le32(sb + 4);
-	free_blocks = fs_le32(sb + 12);
-	if (fs_le32(sb + 96) & 0x80) { /* INCOMPAT_64BIT */
-		blocks |= (uint64_t)fs_le32(sb + 0x150) << 32;
-		free_blocks |= (uint64_t)fs_le32(sb + 0x158) << 32;
+	blocks = rh_le32dec(sb + 4);
+	free_blocks = rh_le32dec(sb + 12);
+	if (rh_le32dec(sb + 96) & 0x80) { /* INCOMPAT_64BIT */
+		blocks |= (uint64_t)rh_le32dec(sb + 0x150) << 32;
+		free_blocks |= (uint64_t)rh_le32dec(sb + 0x158) << 32;
 	}
 	return set_size_used(fs, blocks, free_blocks, 1024u << log_bs, "ext");
 }
@@ -102,13 +103,13 @@ static int xfs_usage(int fd, uint64_t off, uint64_t range, struct rh_fsinfo *fs)
 		return rc;
 	if (memcmp(sb, "XFSB", 4) != 0)
 		return rh_seterr(RH_ERR_CORRUPT, "xfs: bad superblock magic");
-	bs = fs_be32(sb + 4);
+	bs = rh_be32dec(sb + 4);
 	if (bs < 512 || bs > 65536 || (bs & (bs - 1)) != 0)
 		return rh_seterr(RH_ERR_CORRUPT, "xfs: block size %u", bs);
-	dblocks = fs_be64(sb + 8);
-	logstart = fs_be64(sb + 48);
-	logblocks = fs_be32(sb + 96);
-	fdblocks = fs_be64(sb + 144);
+	dblocks = rh_be64dec(sb + 8);
+	logstart = rh_be64dec(sb + 48);
+	logblocks = rh_be32dec(sb + 96);
+	fdblocks = rh_be64dec(sb + 144);
 	/* df does not count an internal log as used space. */
 	if (logstart != 0 && logblocks <= dblocks - RH_MIN(fdblocks, dblocks))
 		dblocks -= logblocks;
@@ -130,8 +131,8 @@ static int btrfs_usage(int fd, uint64_t off, uint64_t range, struct rh_fsinfo *f
 		return rc;
 	if (memcmp(sb + 0x40, "_BHRfS_M", 8) != 0)
 		return rh_seterr(RH_ERR_CORRUPT, "btrfs: bad superblock magic");
-	total = fs_le64(sb + 0x70);
-	used = fs_le64(sb + 0x78);
+	total = rh_le64dec(sb + 0x70);
+	used = rh_le64dec(sb + 0x78);
 	if (used > total)
 		return rh_seterr(RH_ERR_CORRUPT, "btrfs: %llu bytes used of %llu",
 				 (unsigned long long)used, (unsigned long long)total);
@@ -161,7 +162,7 @@ static int swap_usage(int fd, uint64_t off, uint64_t range, struct rh_fsinfo *fs
 		rc = fs_pread_in(fd, off, range, hdr, sizeof hdr, 1024);
 		if (rc < 0)
 			return rc;
-		last = fs_le32(hdr + 4);
+		last = rh_le32dec(hdr + 4);
 		if (RH_MUL_OVERFLOW(last + 1, (uint64_t)pages[i], &size) || last == 0)
 			return rh_seterr(RH_ERR_CORRUPT, "swap: last page %llu",
 					 (unsigned long long)last);
@@ -187,17 +188,17 @@ static int vfat_usage(int fd, uint64_t off, uint64_t range, struct rh_fsinfo *fs
 	rc = fs_pread_in(fd, off, range, bs, sizeof bs, 0);
 	if (rc < 0)
 		return rc;
-	bps = fs_le16(bs + 11);
+	bps = rh_le16dec(bs + 11);
 	spc = bs[13];
-	reserved = fs_le16(bs + 14);
+	reserved = rh_le16dec(bs + 14);
 	nfats = bs[16];
-	root_entries = fs_le16(bs + 17);
-	total = fs_le16(bs + 19);
+	root_entries = rh_le16dec(bs + 17);
+	total = rh_le16dec(bs + 19);
 	if (total == 0)
-		total = fs_le32(bs + 32);
-	fatsz = fs_le16(bs + 22);
+		total = rh_le32dec(bs + 32);
+	fatsz = rh_le16dec(bs + 22);
 	if (fatsz == 0)
-		fatsz = fs_le32(bs + 36);
+		fatsz = rh_le32dec(bs + 36);
 	if (bps < 512 || bps > 4096 || (bps & (bps - 1)) != 0 || spc == 0 ||
 	    (spc & (spc - 1)) != 0 || nfats == 0 || nfats > 4 || reserved == 0 ||
 	    fatsz == 0 || total == 0)
@@ -217,14 +218,14 @@ static int vfat_usage(int fd, uint64_t off, uint64_t range, struct rh_fsinfo *fs
 
 	if (fat_bytes > FAT_MAX_SCAN) {
 		uint8_t info[512];
-		uint32_t fsinfo = fs_le16(bs + 48), n;
+		uint32_t fsinfo = rh_le16dec(bs + 48), n;
 
 		if (fat_bits != 32 || fsinfo == 0 || fsinfo >= reserved)
 			goto size_only;
 		rc = fs_pread_in(fd, off, range, info, sizeof info, (uint64_t)fsinfo * bps);
-		if (rc < 0 || fs_le32(info) != 0x41615252 || fs_le32(info + 484) != 0x61417272)
+		if (rc < 0 || rh_le32dec(info) != 0x41615252 || rh_le32dec(info + 484) != 0x61417272)
 			goto size_only;
-		n = fs_le32(info + 488);
+		n = rh_le32dec(info + 488);
 		if (n == 0xFFFFFFFF || n > clusters)
 			goto size_only;
 		free_clusters = n;
@@ -241,12 +242,12 @@ static int vfat_usage(int fd, uint64_t off, uint64_t range, struct rh_fsinfo *fs
 			if (fat_bits == 12) {
 				uint64_t o = c + c / 2;
 
-				v = fs_le16(fat + o);
+				v = rh_le16dec(fat + o);
 				v = (c & 1) ? v >> 4 : v & 0xFFF;
 			} else if (fat_bits == 16) {
-				v = fs_le16(fat + c * 2);
+				v = rh_le16dec(fat + c * 2);
 			} else {
-				v = fs_le32(fat + c * 4) & 0x0FFFFFFF;
+				v = rh_le32dec(fat + c * 4) & 0x0FFFFFFF;
 			}
 			if (v == 0)
 				free_clusters++;

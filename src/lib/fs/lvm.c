@@ -21,6 +21,7 @@
 #include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/disk.h"
+#include "rehost/endian.h"
 #include "rehost/err.h"
 #include "rehost/num.h"
 
@@ -74,12 +75,12 @@ static int read_metadata(int fd, uint64_t base, uint64_t range, uint64_t mda_off
 	rc = fs_pread_in(fd, base, range, hdr, sizeof hdr, mda_off);
 	if (rc < 0)
 		return rc;
-	if (memcmp(hdr + 4, mda_magic, sizeof mda_magic) != 0 || fs_le32(hdr + 20) != 1)
+	if (memcmp(hdr + 4, mda_magic, sizeof mda_magic) != 0 || rh_le32dec(hdr + 20) != 1)
 		return rh_seterr(RH_ERR_CORRUPT, "LVM metadata area header: bad magic or version");
-	if (fs_le64(hdr + 24) != mda_off)
+	if (rh_le64dec(hdr + 24) != mda_off)
 		return rh_seterr(RH_ERR_CORRUPT, "LVM metadata area header: start mismatch");
-	loc_off = fs_le64(hdr + 40);
-	loc_size = fs_le64(hdr + 48);
+	loc_off = rh_le64dec(hdr + 40);
+	loc_size = rh_le64dec(hdr + 48);
 	if (loc_off == 0 || loc_size == 0)
 		return 0; /* PV not (yet) in a VG: no metadata */
 	if (loc_size > RH_LVM_MAX_META)
@@ -124,16 +125,16 @@ int rh_lvm_read_label(int fd, uint64_t offset, uint64_t size, struct rh_lvm_pvla
 			return rc;
 		if (memcmp(sec, "LABELONE", 8) != 0 || memcmp(sec + 24, "LVM2 001", 8) != 0)
 			continue;
-		if (fs_le64(sec + 8) != s)
+		if (rh_le64dec(sec + 8) != s)
 			return rh_seterr(RH_ERR_CORRUPT, "LVM label in sector %llu claims sector %llu",
-					 (unsigned long long)s, (unsigned long long)fs_le64(sec + 8));
-		hoff = fs_le32(sec + 20);
+					 (unsigned long long)s, (unsigned long long)rh_le64dec(sec + 8));
+		hoff = rh_le32dec(sec + 20);
 		if (hoff < 32 || hoff > SECTOR - 32 - 40 - 16)
 			return rh_seterr(RH_ERR_CORRUPT, "LVM label: PV header offset %u", hoff);
 		ph = sec + hoff;
 		end = sec + SECTOR;
 		format_uuid(ph, out->uuid);
-		out->dev_size = fs_le64(ph + 32);
+		out->dev_size = rh_le64dec(ph + 32);
 		ph += 40;
 		/* Data areas, then metadata areas; each list ends with a zero entry. */
 		for (int list = 0; list < 2; list++) {
@@ -142,8 +143,8 @@ int rh_lvm_read_label(int fd, uint64_t offset, uint64_t size, struct rh_lvm_pvla
 
 				if (ph + 16 > end)
 					return rh_seterr(RH_ERR_CORRUPT, "LVM PV header: unterminated area list");
-				o = fs_le64(ph);
-				l = fs_le64(ph + 8);
+				o = rh_le64dec(ph);
+				l = rh_le64dec(ph + 8);
 				ph += 16;
 				if (o == 0)
 					break;
