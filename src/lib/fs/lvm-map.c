@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "fs/lvm-text.h"
-#include "fs/usedmap-int.h"
+#include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
@@ -164,10 +164,10 @@ static int lvm_validate_label(const uint8_t *s, uint64_t sector, uint64_t vol_si
 	return 0;
 }
 
-bool lvm_map_sniff(const uint8_t *first, size_t len)
+static bool lvm_map_sniff(const uint8_t *first, uint64_t vol_size)
 {
 	struct lvm_label l;
-	int i = label_sector(first, len);
+	int i = label_sector(first, (size_t)RH_MIN((uint64_t)FS_SNIFF_HEAD, vol_size));
 
 	return i >= 0 && lvm_validate_label(first + (size_t)i * LVM_SECTOR, (uint64_t)i, UINT64_MAX,
 					    &l) == 0;
@@ -597,7 +597,8 @@ static int lvm_find_pv(const struct lvm_node *vg, const struct lvm_label *l, uin
 	return rh_seterr(RH_ERR_CORRUPT, "lvm: this PV is not listed in its VG's metadata");
 }
 
-int lvm_map_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x, uint32_t *bsize)
+static int lvm_map_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
+			 uint32_t *bsize)
 {
 	uint8_t first[LVM_LABEL_SCAN * LVM_SECTOR];
 	struct lvm_label l;
@@ -690,3 +691,14 @@ out:
 	free(text);
 	return rc;
 }
+
+static const char *const lvm_blkid[] = { "LVM2_member", NULL };
+
+const struct fs_ops fs_lvm2_ops = {
+	.type = RH_FS_LVM2,
+	.name = "lvm2",
+	.blkid_types = lvm_blkid,
+	.container = true,
+	.sniff = lvm_map_sniff,
+	.build = lvm_map_build,
+};
