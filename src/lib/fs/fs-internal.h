@@ -119,6 +119,50 @@ extern const struct fs_ops fs_btrfs_ops; /* btrfs.c */
 extern const struct fs_ops fs_swap_ops;  /* swap.c */
 extern const struct fs_ops fs_lvm2_ops;  /* lvm-map.c */
 
+/* lvm-label.c: the LVM2 PV label and metadata areas */
+
+#define LVM_SECTOR 512u
+#define LVM_LABEL_SCAN 4       /* the label lies in one of the first 4 sectors */
+#define LVM_ID_LEN 32          /* PV/VG/LV ids, without dashes */
+#define LVM_MAX_AREAS 8        /* per list in the pv_header */
+
+struct lvm_area {
+	uint64_t off, size;    /* bytes from the PV start */
+};
+
+/* What the label sector says. */
+struct lvm_label {
+	char uuid[LVM_ID_LEN + 1];    /* PV id, 32 characters, no dashes */
+	uint64_t dev_size;            /* bytes, as recorded */
+	struct lvm_area data[LVM_MAX_AREAS];
+	size_t ndata;
+	struct lvm_area mda[LVM_MAX_AREAS];
+	size_t nmda;
+	struct lvm_area ba[LVM_MAX_AREAS]; /* boot loader areas */
+	size_t nba;
+};
+
+/* Index of the sector holding a label signature among the first
+ * LVM_LABEL_SCAN sectors in first[0, len), or -1. */
+int lvm_label_sector(const uint8_t *first, size_t len);
+/* Validate the label sector s found in sector number `sector` and decode
+ * it: CRC, pv_header, area lists; metadata and boot loader areas inside
+ * vol_size bytes (UINT64_MAX: unknown). Returns 0 or RH_ERR_CORRUPT. */
+int lvm_label_validate(const uint8_t *s, uint64_t sector, uint64_t vol_size,
+		       struct lvm_label *l);
+/* Find and validate the label of the PV v. Returns 0, RH_ERR_NOTFOUND (no
+ * label), RH_ERR_CORRUPT or a read error. */
+int lvm_label_read(const struct um_vol *v, struct lvm_label *l);
+/* The current VG metadata text from the first metadata area that
+ * validates (header magic, version and CRC; text CRC; at most
+ * RH_LVM_MAX_META bytes). *text (NUL-terminated, *len bytes before the
+ * first NUL; the caller frees) stays NULL when the areas are ignored or
+ * hold no metadata (a PV in no VG) or there are none. Returns 0,
+ * RH_ERR_CORRUPT, RH_ERR_TOOBIG (the last area's error when none
+ * validates), RH_ERR_IO or RH_ERR_NOMEM. */
+int lvm_label_metadata(const struct um_vol *v, const struct lvm_label *l, char **text,
+		       size_t *len);
+
 /* io.c */
 
 /* Read exactly len bytes at off into buf, retrying short reads and EINTR.
