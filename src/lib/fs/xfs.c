@@ -1,4 +1,6 @@
-/* xfs used-block map: every allocation group's space minus the free
+/* xfs: the superblock (decoded in xfs_decode_sb, validated for the map in
+ * xfs_validate_sb) gives size and used space as df counts them from its
+ * counters. Used-block map: every allocation group's space minus the free
  * extents of its by-block-number free-space B+tree (bnobt). On-disk
  * structures are big-endian and read through explicit decoders; the log,
  * inodes, btrees and AG free lists are not in the bnobt, so they count as
