@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fs/fs-internal.h"
+#include "rehost/buf.h"
 #include "rehost/checked.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
@@ -553,33 +554,36 @@ static int chunk_item_fn(struct btrfs_fs *fs, const struct btrfs_key *k, const u
 	return chunk_add(fs, &fs->chunks, k->offset, data, size);
 }
 
-/* Parse the superblock's sys_chunk_array: (key, chunk item) pairs. */
+/* Parse the superblock's sys_chunk_array: (key, chunk item) pairs, each
+ * item followed by its variable number of stripes. A bounded cursor over
+ * the array does the length checks: nothing is read past sys_array_size. */
 static int btrfs_read_sys_array(struct btrfs_fs *fs)
 {
-	const uint8_t *a = fs->sb + 0x32b;
-	size_t off = 0;
+	struct rh_buf_cursor cur;
 	int rc;
 
-	while (off < fs->sys_array_size) {
+	rh_buf_cursor_init(&cur, fs->sb + 0x32b, fs->sys_array_size);
+	while (rh_buf_remaining(&cur) > 0) {
+		const uint8_t *kp, *item, *stripes;
 		struct btrfs_key k;
-		size_t size;
 		uint16_t n;
 
-		if (fs->sys_array_size - off < BTRFS_KEY_SIZE + BTRFS_CHUNK_ITEM_SIZE)
+		if (rh_buf_get_bytes(&cur, BTRFS_KEY_SIZE, &kp) < 0 ||
+		    rh_buf_get_bytes(&cur, BTRFS_CHUNK_ITEM_SIZE, &item) < 0)
 			return rh_seterr(RH_ERR_CORRUPT, "btrfs: sys_chunk_array truncated");
-		key_dec(a + off, &k);
-		off += BTRFS_KEY_SIZE;
+		key_dec(kp, &k);
 		if (k.type != BTRFS_CHUNK_ITEM_KEY)
 			return rh_seterr(RH_ERR_CORRUPT, "btrfs: sys_chunk_array holds key type %u",
 					 k.type);
-		n = rh_le16dec(a + off + 44);
-		size = BTRFS_CHUNK_ITEM_SIZE + (size_t)n * BTRFS_STRIPE_SIZE;
-		if (size > fs->sys_array_size - off)
+		n = rh_le16dec(item + 44);
+		/* The stripes follow the item in the same array: item and
+		 * stripes are one contiguous chunk item for chunk_add. */
+		if (rh_buf_get_bytes(&cur, (size_t)n * BTRFS_STRIPE_SIZE, &stripes) < 0)
 			return rh_seterr(RH_ERR_CORRUPT, "btrfs: sys_chunk_array truncated");
-		rc = chunk_add(fs, &fs->sys, k.offset, a + off, size);
+		rc = chunk_add(fs, &fs->sys, k.offset, item,
+			       BTRFS_CHUNK_ITEM_SIZE + (size_t)n * BTRFS_STRIPE_SIZE);
 		if (rc < 0)
 			return rc;
-		off += size;
 	}
 	if (fs->sys.n == 0)
 		return rh_seterr(RH_ERR_CORRUPT, "btrfs: empty sys_chunk_array");
