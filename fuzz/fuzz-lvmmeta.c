@@ -1,6 +1,7 @@
-/* Fuzz the LVM2 text-metadata parser: accepted metadata must describe a
- * consistent VG (segment PV indices in range, extents summed without
- * overflow). */
+/* Fuzz the LVM2 text-metadata parser and the VG model built on it (the
+ * one inspect, postconf and the used-block maps share): accepted metadata
+ * must describe a consistent VG (segment and area PV indices in range,
+ * extents summed without overflow). */
 #include <assert.h>
 #include <stdint.h>
 
@@ -30,6 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct rh_lvm_seg *seg = &vg->lvs[l].segs[s];
 
 			assert(seg->pv == -1 || (seg->pv >= 0 && (size_t)seg->pv < vg->npvs));
+			assert(seg->nareas == 0 || seg->areas != NULL);
+			assert(!seg->areas_bad || seg->nareas == 0);
+			for (size_t a = 0; a < seg->nareas; a++)
+				assert(seg->areas[a].pv == -1 ||
+				       (seg->areas[a].pv >= 0 && (size_t)seg->areas[a].pv < vg->npvs));
 			sum += seg->extent_count;
 			if (seg->pv >= 0) {
 				uint64_t off;

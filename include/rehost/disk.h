@@ -65,7 +65,7 @@ void rh_ptable_free(struct rh_ptable *pt);
 /* Size in bytes of the device or file open on fd. Returns 0 or RH_ERR_IO. */
 int rh_dev_size(int fd, uint64_t *size);
 
-/* ---- filesystem signatures (src/lib/fs/probe.c, src/lib/fs/fsusage.c) ---- */
+/* ---- filesystem signatures (src/lib/fs/probe.c; usage per filesystem: fsops.c) ---- */
 
 enum rh_fs_usage {
 	RH_FS_USAGE_NONE = 0, /* no signature found */
@@ -106,7 +106,11 @@ int rh_fs_probe(int fd, uint64_t offset, uint64_t size, struct rh_fsinfo *out);
 int rh_fs_usage(int fd, uint64_t offset, uint64_t size, const char *type,
 		struct rh_fsinfo *fs);
 
-/* ---- LVM (src/lib/fs/lvm.c) ---- */
+/* ---- LVM (src/lib/fs/lvm.c over lvm-label.c and lvm-text.c) ----
+ *
+ * One reader serves inspect, postconf and the used-block maps: the label
+ * and metadata areas (CRC-checked) give the VG metadata text, which parses
+ * into one model, struct rh_lvm_vg. */
 
 /* Bounds on what we accept from a PV. */
 #define RH_LVM_MAX_META (16u << 20) /* metadata text, bytes */
@@ -123,9 +127,11 @@ struct rh_lvm_pvlabel {
 };
 
 /* Read the LVM2 label, PV header and current metadata text of the PV at
- * [offset, offset+size) of fd. Returns 0, RH_ERR_NOTFOUND (no label),
- * RH_ERR_CORRUPT, RH_ERR_TOOBIG, RH_ERR_IO or RH_ERR_NOMEM. Free the
- * result's contents with rh_lvm_pvlabel_release. */
+ * [offset, offset+size) of fd: the label and every metadata area header
+ * and text must pass their CRC; the first metadata area that validates
+ * (and is not flagged ignored) gives the text. Returns 0, RH_ERR_NOTFOUND
+ * (no label), RH_ERR_CORRUPT, RH_ERR_TOOBIG, RH_ERR_IO or RH_ERR_NOMEM.
+ * Free the result's contents with rh_lvm_pvlabel_release. */
 int rh_lvm_read_label(int fd, uint64_t offset, uint64_t size,
 		      struct rh_lvm_pvlabel *out);
 void rh_lvm_pvlabel_release(struct rh_lvm_pvlabel *pv);
@@ -141,6 +147,12 @@ enum rh_lvm_segtype {
 	RH_LVM_SEG_OTHER,
 };
 
+/* One (name, extent) pair of a segment's area list. */
+struct rh_lvm_area {
+	int pv;               /* index in vg->pvs, -1 when the name is not a PV (a sub-LV) */
+	uint64_t start;       /* first extent there */
+};
+
 struct rh_lvm_seg {
 	uint64_t start_extent, extent_count;
 	enum rh_lvm_segtype type;
@@ -148,6 +160,12 @@ struct rh_lvm_seg {
 	int pv;               /* first stripe: index in vg->pvs, -1 if none */
 	uint64_t pv_start;    /* first stripe: starting extent on that PV */
 	char pool[128];       /* thin: name of the thin-pool LV, else "" */
+	uint32_t stripe_count; /* "stripe_count" (1..65536), 0 when absent or out of range */
+	bool areas_bad;       /* "striped" whose "stripes" is not (name, extent) pairs */
+	size_t nareas;
+	struct rh_lvm_area *areas; /* every (name, extent) pair the segment lists:
+				    * "stripes" of a "striped" segment, else every
+				    * list made of such pairs; owned by the VG */
 };
 
 struct rh_lvm_lv {

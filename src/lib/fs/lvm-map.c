@@ -1,7 +1,7 @@
-/* LVM2 physical volume used-block map: the PV label (LABELONE, "LVM2 001") and
- * pv_header give the metadata areas; the first usable metadata area holds
- * the volume group's text description (lvm-text.c), whose segments say
- * which physical extents each LV occupies. Used on the PV:
+/* LVM2 physical volume used-block map. The PV label and metadata areas
+ * (lvm-label.c) give the VG metadata, parsed into the VG model (lvm.c,
+ * struct rh_lvm_vg), whose segments say which physical extents each LV
+ * occupies. Used on the PV:
  *
  *   - everything before pe_start (label, first metadata area, alignment),
  *     every metadata area and boot loader area;
@@ -11,240 +11,37 @@
  *   - for every other LV (striped over several PVs, spread over other PVs,
  *     RAID/mirror images, thin-pool data and metadata, snapshots' COW,
  *     unknown contents): all of its extents on this PV;
- *   - free extents are unused. */
+ *   - free extents are unused.
+ *
+ * The model records what the metadata says; the layout checks the map
+ * relies on (extents inside the PV, segments tiling each LV, stripe lists
+ * matching stripe counts) are made here. */
 #define RH_LOG_COMPONENT "usedmap"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/lvm-text.h"
-#include "fs/usedmap-int.h"
+#include "fs/fs-internal.h"
 #include "rehost/checked.h"
-#include "rehost/endian.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
 
-#define LVM_SECTOR 512u
-#define LVM_LABEL_SCAN 4
-#define LVM_LABEL_ID "LABELONE"
-#define LVM_LABEL_TYPE "LVM2 001"
-#define LVM_MDA_MAGIC " LVM2 x[5A%r0N*>"
-#define LVM_MDA_HEADER_SIZE 512u
-#define LVM_INITIAL_CRC 0xf597a6cfu
-#define LVM_RAW_LOCN_IGNORED 1u
-#define LVM_ID_LEN 32
-/* Metadata text bound (LVM's default area is 1 MiB). */
-#define LVM_TEXT_MAX (16u << 20)
-#define LVM_MAX_AREAS 8
+/* Bounds on what one LV may occupy on this PV. */
 #define LVM_MAX_SEGS 65536
+#define LVM_MAX_EXTENT_SECTORS (1ull << 40)
 
-struct lvm_area {
-	uint64_t off, size; /* bytes from the PV start */
-};
-
-/* What the label sector says. */
-struct lvm_label {
-	char uuid[LVM_ID_LEN + 1];
-	uint64_t dev_size;
-	struct lvm_area data[LVM_MAX_AREAS];
-	size_t ndata;
-	struct lvm_area mda[LVM_MAX_AREAS];
-	size_t nmda;
-	struct lvm_area ba[LVM_MAX_AREAS]; /* boot loader areas */
-	size_t nba;
-};
-
-/* LVM's CRC: reflected CRC-32 (0xEDB88320), custom seed, no final xor. */
-static uint32_t lvm_crc(uint32_t crc, const uint8_t *p, size_t n)
-{
-	while (n--) {
-		crc ^= *p++;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-	}
-	return crc;
-}
-
-/* Whether a stored LVM checksum matches (always, in fuzzing builds). */
-static bool lvm_crc_ok(const uint8_t *p, size_t n, uint32_t stored)
-{
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-	return true;
-#endif
-	return lvm_crc(LVM_INITIAL_CRC, p, n) == stored;
-}
-
-/* Index of the sector holding the label in the first sectors, or -1. */
-static int label_sector(const uint8_t *first, size_t len)
-{
-	for (int i = 0; i < LVM_LABEL_SCAN; i++) {
-		const uint8_t *s = first + (size_t)i * LVM_SECTOR;
-
-		if ((size_t)(i + 1) * LVM_SECTOR > len)
-			break;
-		if (memcmp(s, LVM_LABEL_ID, 8) == 0 && memcmp(s + 24, LVM_LABEL_TYPE, 8) == 0)
-			return i;
-	}
-	return -1;
-}
-
-/* Read a disk_locn list (offset, size pairs ending with a zero offset)
- * from sector s at *pos. */
-static int read_locns(const uint8_t *s, size_t *pos, struct lvm_area *a, size_t *n,
-		      const char *what)
-{
-	*n = 0;
-	for (;;) {
-		uint64_t off, size;
-
-		if (*pos + 16 > LVM_SECTOR)
-			return rh_seterr(RH_ERR_CORRUPT, "lvm: %s list runs off the label sector", what);
-		off = rh_le64dec(s + *pos);
-		size = rh_le64dec(s + *pos + 8);
-		*pos += 16;
-		if (off == 0)
-			return 0;
-		if (*n == LVM_MAX_AREAS)
-			return rh_seterr(RH_ERR_CORRUPT, "lvm: more than %d %s", LVM_MAX_AREAS, what);
-		a[*n].off = off;
-		a[*n].size = size;
-		(*n)++;
-	}
-}
-
-/* Validate the label sector and its pv_header. */
-static int lvm_validate_label(const uint8_t *s, uint64_t sector, uint64_t vol_size,
-			      struct lvm_label *l)
-{
-	uint32_t hdr;
-	size_t pos;
-	int rc;
-
-	memset(l, 0, sizeof *l);
-	if (rh_le64dec(s + 8) != sector)
-		return rh_seterr(RH_ERR_CORRUPT, "lvm: label records sector %llu, found in %llu",
-				 (unsigned long long)rh_le64dec(s + 8), (unsigned long long)sector);
-	if (!lvm_crc_ok(s + 20, LVM_SECTOR - 20, rh_le32dec(s + 16)))
-		return rh_seterr(RH_ERR_CORRUPT, "lvm: label checksum mismatch");
-	hdr = rh_le32dec(s + 20);
-	if (hdr < 32 || hdr > LVM_SECTOR - LVM_ID_LEN - 8 - 32)
-		return rh_seterr(RH_ERR_CORRUPT, "lvm: pv_header at offset %u", hdr);
-	memcpy(l->uuid, s + hdr, LVM_ID_LEN);
-	for (int i = 0; i < LVM_ID_LEN; i++)
-		if (!((l->uuid[i] >= '0' && l->uuid[i] <= '9') || (l->uuid[i] >= 'a' && l->uuid[i] <= 'z') ||
-		      (l->uuid[i] >= 'A' && l->uuid[i] <= 'Z') || l->uuid[i] == '!' || l->uuid[i] == '#'))
-			return rh_seterr(RH_ERR_CORRUPT, "lvm: PV uuid holds invalid characters");
-	l->dev_size = rh_le64dec(s + hdr + LVM_ID_LEN);
-	pos = hdr + LVM_ID_LEN + 8;
-	rc = read_locns(s, &pos, l->data, &l->ndata, "data areas");
-	if (rc == 0)
-		rc = read_locns(s, &pos, l->mda, &l->nmda, "metadata areas");
-	if (rc < 0)
-		return rc;
-	/* pv_header_extension (version >= 1): flags, then boot loader areas. */
-	if (pos + 8 <= LVM_SECTOR && rh_le32dec(s + pos) >= 1) {
-		pos += 8;
-		rc = read_locns(s, &pos, l->ba, &l->nba, "boot loader areas");
-		if (rc < 0)
-			return rc;
-	}
-	if (l->ndata != 1)
-		return rh_seterr(RH_ERR_UNSUPPORTED, "lvm: %zu data areas", l->ndata);
-	for (size_t i = 0; i < l->nmda; i++)
-		if (l->mda[i].size < 2 * LVM_MDA_HEADER_SIZE ||
-		    !rh_range_ok(l->mda[i].off, l->mda[i].size, vol_size))
-			return rh_seterr(RH_ERR_CORRUPT, "lvm: metadata area [%llu, +%llu) is invalid",
-					 (unsigned long long)l->mda[i].off,
-					 (unsigned long long)l->mda[i].size);
-	for (size_t i = 0; i < l->nba; i++)
-		if (!rh_range_ok(l->ba[i].off, l->ba[i].size, vol_size))
-			return rh_seterr(RH_ERR_CORRUPT, "lvm: boot loader area outside the volume");
-	if (l->data[0].off >= vol_size)
-		return rh_seterr(RH_ERR_CORRUPT, "lvm: data area starts beyond the volume");
-	return 0;
-}
-
-bool lvm_map_sniff(const uint8_t *first, size_t len)
+static bool lvm_map_sniff(const uint8_t *first, uint64_t vol_size)
 {
 	struct lvm_label l;
-	int i = label_sector(first, len);
+	int i = lvm_label_sector(first, (size_t)RH_MIN((uint64_t)FS_SNIFF_HEAD, vol_size));
 
-	return i >= 0 && lvm_validate_label(first + (size_t)i * LVM_SECTOR, (uint64_t)i, UINT64_MAX,
-					    &l) == 0;
-}
-
-/* Read the current metadata text of area a into *text (NUL-terminated,
- * caller frees). *text stays NULL for an area that is ignored or holds no
- * metadata (an orphan PV). */
-static int lvm_read_mda(const struct um_vol *v, const struct lvm_area *a, char **text)
-{
-	uint8_t h[LVM_MDA_HEADER_SIZE];
-	uint64_t off, size, first;
-	uint32_t sum, flags;
-	char *t = NULL;
-	int rc;
-
-	*text = NULL;
-	rc = um_read(v, h, sizeof h, a->off, "lvm metadata area header");
-	if (rc < 0)
-		return rc;
-	if (memcmp(h + 4, LVM_MDA_MAGIC, 16) != 0 || rh_le32dec(h + 20) != 1)
-		return rh_seterr(RH_ERR_CORRUPT, "lvm: bad metadata area magic or version");
-	if (!lvm_crc_ok(h + 4, sizeof h - 4, rh_le32dec(h)))
-		return rh_seterr(RH_ERR_CORRUPT, "lvm: metadata area header checksum mismatch");
-	if (rh_le64dec(h + 24) != a->off || rh_le64dec(h + 32) != a->size)
-		return rh_seterr(RH_ERR_CORRUPT, "lvm: metadata area header disagrees with the label");
-	off = rh_le64dec(h + 40);
-	size = rh_le64dec(h + 48);
-	sum = rh_le32dec(h + 56);
-	flags = rh_le32dec(h + 60);
-	if (off == 0 || (flags & LVM_RAW_LOCN_IGNORED))
-		return 0;
-	if (off < LVM_MDA_HEADER_SIZE || off >= a->size || size == 0 ||
-	    size > a->size - LVM_MDA_HEADER_SIZE || size > LVM_TEXT_MAX)
-		return rh_seterr(RH_ERR_CORRUPT, "lvm: metadata text [%llu, +%llu) is invalid",
-				 (unsigned long long)off, (unsigned long long)size);
-	t = malloc((size_t)size + 1);
-	if (t == NULL)
-		return RH_ERR_NOMEM;
-	/* The area is a ring after its header: the text may wrap. */
-	first = RH_MIN(size, a->size - off);
-	rc = um_read(v, t, (size_t)first, a->off + off, "lvm metadata text");
-	if (rc == 0 && first < size)
-		rc = um_read(v, t + first, (size_t)(size - first), a->off + LVM_MDA_HEADER_SIZE,
-			     "lvm metadata text");
-	if (rc < 0)
-		goto fail;
-	if (!lvm_crc_ok((const uint8_t *)t, (size_t)size, sum)) {
-		rc = rh_seterr(RH_ERR_CORRUPT, "lvm: metadata text checksum mismatch");
-		goto fail;
-	}
-	t[size] = '\0';
-	*text = t;
-	return 0;
-fail:
-	free(t);
-	return rc;
-}
-
-/* Compare an LVM id with dashes ("xxxxxx-xxxx-...") to a bare 32-char id. */
-static bool id_equal(const char *dashed, const char *bare)
-{
-	size_t k = 0;
-
-	for (const char *p = dashed; *p; p++) {
-		if (*p == '-')
-			continue;
-		if (k >= LVM_ID_LEN || *p != bare[k])
-			return false;
-		k++;
-	}
-	return k == LVM_ID_LEN;
+	return i >= 0 && lvm_label_validate(first + (size_t)i * LVM_SECTOR, (uint64_t)i,
+					    UINT64_MAX, &l) == 0;
 }
 
 /* The VG's view of this PV. */
 struct lvm_pv {
-	const char *key;    /* "pv0": how segments name it; borrowed from the tree */
+	int idx;            /* index in vg->pvs: how the model's areas name it */
 	uint64_t pe_start;  /* bytes */
 	uint64_t pe_count;
 	uint64_t extent;    /* bytes per extent */
@@ -262,8 +59,9 @@ struct lvm_parea {
 	uint64_t pe, count;
 };
 
+/* One LV of the model as this PV sees it. */
 struct lvm_lv {
-	const char *name;
+	const char *name;            /* borrowed from the model */
 	struct lvm_lvseg *segs;
 	size_t nsegs;
 	struct lvm_parea *areas;
@@ -299,122 +97,79 @@ static int add_area(struct lvm_lv *lv, const struct lvm_pv *pv, uint64_t pe, uin
 	return 0;
 }
 
-/* Walk the (string, integer) pairs of an array naming PV areas. Sets
- * *pairs to the number of pairs and *here_pe to the PE of the last pair
- * on this PV (*here to how many are). */
-static int scan_pairs(const struct lvm_node *arr, const struct lvm_pv *pv, size_t *pairs,
-		      size_t *here, uint64_t *here_pe, uint64_t *pes, size_t maxpes)
+/* One striped segment: its stripes on this PV are areas of the LV, each
+ * of count / stripe_count extents. */
+static int lvm_striped_seg(const struct rh_lvm_seg *ms, const struct lvm_pv *pv,
+			   struct lvm_lv *lv, struct lvm_lvseg *seg)
 {
-	*pairs = 0;
-	*here = 0;
-	*here_pe = 0;
-	for (const struct lvm_node *e = arr->child; e != NULL; e = e->next) {
-		const struct lvm_node *num = e->next;
+	uint64_t per, pe = 0;
+	size_t here = 0;
+	int rc;
 
-		if (e->type != LVM_STR || num == NULL || num->type != LVM_INT || num->num < 0)
-			return rh_seterr(RH_ERR_PARSE, "lvm: malformed area list");
-		(*pairs)++;
-		if (strcmp(e->str, pv->key) == 0) {
-			if (*here < maxpes)
-				pes[*here] = (uint64_t)num->num;
-			(*here)++;
-			*here_pe = (uint64_t)num->num;
-		}
-		e = num;
+	if (ms->stripe_count == 0)
+		return rh_seterr(RH_ERR_PARSE, "lvm: LV %s: striped segment without a valid "
+				 "stripe_count", lv->name);
+	if (ms->areas_bad)
+		return rh_seterr(RH_ERR_PARSE, "lvm: LV %s: malformed area list", lv->name);
+	if (ms->nareas == 0)
+		return rh_seterr(RH_ERR_PARSE, "lvm: LV %s: striped segment without stripes",
+				 lv->name);
+	if (ms->nareas != ms->stripe_count || ms->extent_count % ms->stripe_count != 0)
+		return rh_seterr(RH_ERR_CORRUPT, "lvm: LV %s: %zu stripes listed, %u declared "
+				 "for %llu extents", lv->name, ms->nareas, ms->stripe_count,
+				 (unsigned long long)ms->extent_count);
+	per = ms->extent_count / ms->stripe_count;
+	for (size_t i = 0; i < ms->nareas; i++) {
+		if (ms->areas[i].pv != pv->idx)
+			continue;
+		if (++here > LVM_MAX_AREAS)
+			return rh_seterr(RH_ERR_UNSUPPORTED, "lvm: LV %s: too many stripes on one PV",
+					 lv->name);
+		pe = ms->areas[i].start;
+		rc = add_area(lv, pv, pe, per);
+		if (rc < 0)
+			return rc;
+	}
+	if (ms->stripe_count == 1 && here == 1) {
+		seg->linear_here = true;
+		seg->pe = pe;
 	}
 	return 0;
 }
 
-/* Parse one LV section: its segments, and its areas on this PV. */
-static int lvm_parse_lv(const struct lvm_node *sec, const struct lvm_pv *pv, struct lvm_lv *lv)
+/* This PV's share of one LV of the model: its segments and its areas here. */
+static int lvm_lv_here(const struct rh_lvm_lv *mlv, const struct lvm_pv *pv, struct lvm_lv *lv)
 {
-	bool visible = lvm_text_has_flag(sec, "status", "VISIBLE");
 	int rc;
 
-	lv->name = sec->key;
-	lv->simple = visible;
-	for (const struct lvm_node *s = sec->child; s != NULL; s = s->next) {
-		const char *type;
-		int64_t start, count, stripes = 1;
-		struct lvm_lvseg *seg;
-		bool any_here = false;
+	lv->name = mlv->name;
+	lv->simple = mlv->visible;
+	if (mlv->nsegs > LVM_MAX_SEGS)
+		return rh_seterr(RH_ERR_TOOBIG, "lvm: LV %s has too many segments", lv->name);
+	lv->segs = calloc(mlv->nsegs ? mlv->nsegs : 1, sizeof *lv->segs);
+	if (lv->segs == NULL)
+		return RH_ERR_NOMEM;
+	for (size_t k = 0; k < mlv->nsegs; k++) {
+		const struct rh_lvm_seg *ms = &mlv->segs[k];
+		struct lvm_lvseg *seg = &lv->segs[lv->nsegs++];
 
-		if (s->type != LVM_SECTION)
-			continue;
-		if (lv->nsegs >= LVM_MAX_SEGS)
-			return rh_seterr(RH_ERR_TOOBIG, "lvm: LV %s has too many segments", lv->name);
-		rc = lvm_text_int(s, "start_extent", 0, INT64_MAX, &start);
-		if (rc == 0)
-			rc = lvm_text_int(s, "extent_count", 1, INT64_MAX, &count);
+		if (ms->extent_count == 0)
+			return rh_seterr(RH_ERR_CORRUPT, "lvm: LV %s: segment of 0 extents", lv->name);
+		seg->lv_extent = ms->start_extent;
+		seg->count = ms->extent_count;
+		if (ms->type == RH_LVM_SEG_LINEAR || ms->type == RH_LVM_SEG_STRIPED) {
+			rc = lvm_striped_seg(ms, pv, lv, seg);
+		} else {
+			/* Other segment types (mirror, raid, thin, cache,
+			 * snapshot, error, zero) name sub-LVs; any PV areas
+			 * they name directly are taken whole. */
+			rc = 0;
+			for (size_t i = 0; i < ms->nareas && rc == 0; i++)
+				if (ms->areas[i].pv == pv->idx)
+					rc = add_area(lv, pv, ms->areas[i].start, ms->extent_count);
+		}
 		if (rc < 0)
 			return rc;
-		type = lvm_text_str(s, "type");
-		if (type == NULL)
-			return rh_seterr(RH_ERR_PARSE, "lvm: LV %s: segment without a type", lv->name);
-		seg = realloc(lv->segs, (lv->nsegs + 1) * sizeof *seg);
-		if (seg == NULL)
-			return RH_ERR_NOMEM;
-		lv->segs = seg;
-		seg = &lv->segs[lv->nsegs++];
-		memset(seg, 0, sizeof *seg);
-		seg->lv_extent = (uint64_t)start;
-		seg->count = (uint64_t)count;
-		if (strcmp(type, "striped") == 0) {
-			const struct lvm_node *arr = lvm_text_get(s, "stripes");
-			uint64_t pes[LVM_MAX_AREAS];
-			size_t pairs, here;
-			uint64_t pe, per;
-
-			rc = lvm_text_int(s, "stripe_count", 1, 65536, &stripes);
-			if (rc < 0)
-				return rc;
-			if (arr == NULL || arr->type != LVM_ARRAY)
-				return rh_seterr(RH_ERR_PARSE, "lvm: LV %s: striped segment without stripes",
-						 lv->name);
-			rc = scan_pairs(arr, pv, &pairs, &here, &pe, pes, LVM_MAX_AREAS);
-			if (rc < 0)
-				return rc;
-			if (pairs != (size_t)stripes || count % stripes != 0)
-				return rh_seterr(RH_ERR_CORRUPT, "lvm: LV %s: %zu stripes listed, %lld declared "
-						 "for %lld extents", lv->name, pairs, (long long)stripes,
-						 (long long)count);
-			per = (uint64_t)(count / stripes);
-			if (here > LVM_MAX_AREAS)
-				return rh_seterr(RH_ERR_UNSUPPORTED, "lvm: LV %s: too many stripes on one PV",
-						 lv->name);
-			for (size_t i = 0; i < here; i++) {
-				rc = add_area(lv, pv, pes[i], per);
-				if (rc < 0)
-					return rc;
-			}
-			any_here = here > 0;
-			if (stripes == 1 && here == 1) {
-				seg->linear_here = true;
-				seg->pe = pe;
-			}
-		} else {
-			/* Other segment types (mirror, raid, thin, cache, snapshot,
-			 * error, zero) name sub-LVs; any PV areas they name directly
-			 * are taken whole. */
-			for (const struct lvm_node *a = s->child; a != NULL; a = a->next) {
-				uint64_t pes[LVM_MAX_AREAS], pe;
-				size_t pairs, here;
-
-				if (a->type != LVM_ARRAY || a->child == NULL || a->child->type != LVM_STR)
-					continue;
-				if (scan_pairs(a, pv, &pairs, &here, &pe, pes, LVM_MAX_AREAS) < 0) {
-					rh_clearerr();
-					continue; /* a list of names, not areas */
-				}
-				for (size_t i = 0; i < here && i < LVM_MAX_AREAS; i++) {
-					rc = add_area(lv, pv, pes[i], (uint64_t)count);
-					if (rc < 0)
-						return rc;
-				}
-				any_here = any_here || here > 0;
-			}
-		}
-		(void)any_here;
 		if (!seg->linear_here)
 			lv->simple = false;
 	}
@@ -559,35 +314,28 @@ out:
 	return rc;
 }
 
-/* Find this PV in the VG's physical_volumes section. */
-static int lvm_find_pv(const struct lvm_node *vg, const struct lvm_label *l, uint64_t vol_size,
+/* Find this PV (by the label's UUID) in the VG. */
+static int lvm_find_pv(const struct rh_lvm_vg *vg, const struct lvm_label *l, uint64_t vol_size,
 		       struct lvm_pv *pv)
 {
-	const struct lvm_node *pvs = lvm_text_get(vg, "physical_volumes");
-	int64_t ext, start, count;
 	uint64_t end;
-	int rc;
 
 	memset(pv, 0, sizeof *pv);
-	rc = lvm_text_int(vg, "extent_size", 1, (int64_t)1 << 40, &ext);
-	if (rc < 0)
-		return rc;
-	if (pvs == NULL || pvs->type != LVM_SECTION)
-		return rh_seterr(RH_ERR_PARSE, "lvm: VG without physical_volumes");
-	for (const struct lvm_node *p = pvs->child; p != NULL; p = p->next) {
-		const char *id = lvm_text_str(p, "id");
+	if (vg->extent_size > LVM_MAX_EXTENT_SECTORS)
+		return rh_seterr(RH_ERR_CORRUPT, "lvm: extent size of %llu sectors",
+				 (unsigned long long)vg->extent_size);
+	for (size_t i = 0; i < vg->npvs; i++) {
+		const struct rh_lvm_pv *p = &vg->pvs[i];
 
-		if (p->type != LVM_SECTION || id == NULL || !id_equal(id, l->uuid))
+		if (!rh_lvm_uuid_eq(p->uuid, l->uuid))
 			continue;
-		rc = lvm_text_int(p, "pe_start", 0, INT64_MAX / LVM_SECTOR, &start);
-		if (rc == 0)
-			rc = lvm_text_int(p, "pe_count", 0, INT64_MAX, &count);
-		if (rc < 0)
-			return rc;
-		pv->key = p->key;
-		pv->extent = (uint64_t)ext * LVM_SECTOR;
-		pv->pe_start = (uint64_t)start * LVM_SECTOR;
-		pv->pe_count = (uint64_t)count;
+		if (p->pe_start > INT64_MAX / LVM_SECTOR)
+			return rh_seterr(RH_ERR_CORRUPT, "lvm: pe_start %llu is out of range",
+					 (unsigned long long)p->pe_start);
+		pv->idx = (int)i;
+		pv->extent = vg->extent_size * LVM_SECTOR;
+		pv->pe_start = p->pe_start * LVM_SECTOR;
+		pv->pe_count = p->pe_count;
 		if (RH_MUL_OVERFLOW(pv->pe_count, pv->extent, &end) ||
 		    RH_ADD_OVERFLOW(end, pv->pe_start, &end) || end > vol_size)
 			return rh_seterr(RH_ERR_CORRUPT, "lvm: PV extents end beyond the %llu-byte volume",
@@ -597,27 +345,25 @@ static int lvm_find_pv(const struct lvm_node *vg, const struct lvm_label *l, uin
 	return rh_seterr(RH_ERR_CORRUPT, "lvm: this PV is not listed in its VG's metadata");
 }
 
-int lvm_map_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x, uint32_t *bsize)
+static int lvm_map_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
+			 uint32_t *bsize)
 {
-	uint8_t first[LVM_LABEL_SCAN * LVM_SECTOR];
 	struct lvm_label l;
-	struct lvm_node *root = NULL;
-	const struct lvm_node *vg = NULL, *lvs;
+	struct rh_lvm_vg *vg = NULL;
 	struct lvm_lv lv = { 0 };
 	struct lvm_pv pv;
 	char *text = NULL;
-	int sector, rc;
+	size_t len;
+	int rc;
 
 	*bsize = 0;
-	rc = um_read(v, first, (size_t)RH_MIN((uint64_t)sizeof first, v->size), 0, "lvm label");
+	rc = lvm_label_read(v, &l);
+	if (rc == RH_ERR_NOTFOUND)
+		rc = rh_seterr(RH_ERR_CORRUPT, "lvm: no PV label");
 	if (rc < 0)
 		return rc;
-	sector = label_sector(first, (size_t)RH_MIN((uint64_t)sizeof first, v->size));
-	if (sector < 0)
-		return rh_seterr(RH_ERR_CORRUPT, "lvm: no PV label");
-	rc = lvm_validate_label(first + (size_t)sector * LVM_SECTOR, (uint64_t)sector, v->size, &l);
-	if (rc < 0)
-		return rc;
+	if (l.ndata != 1)
+		return rh_seterr(RH_ERR_UNSUPPORTED, "lvm: %zu data areas", l.ndata);
 
 	/* Label, metadata and boot loader areas, and everything before the
 	 * data area. */
@@ -629,15 +375,9 @@ int lvm_map_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x
 	if (rc < 0)
 		return rc;
 
-	for (size_t i = 0; i < l.nmda && text == NULL; i++) {
-		rc = lvm_read_mda(v, &l.mda[i], &text);
-		if (rc < 0) {
-			if (rc == RH_ERR_IO || rc == RH_ERR_NOMEM || i + 1 == l.nmda)
-				goto out;
-			rh_clearerr(); /* try the next copy */
-			rc = 0;
-		}
-	}
+	rc = lvm_label_metadata(v, &l, &text, &len);
+	if (rc < 0)
+		goto out;
 	if (text == NULL) {
 		if (l.nmda == 0) {
 			rc = rh_seterr(RH_ERR_UNSUPPORTED, "lvm: PV has no metadata area (its VG "
@@ -649,18 +389,9 @@ int lvm_map_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x
 		rc = 0;
 		goto out;
 	}
-	rc = lvm_text_parse(text, strlen(text), &root);
+	rc = rh_lvm_parse_vg(text, len, &vg);
 	if (rc < 0)
 		goto out;
-	for (const struct lvm_node *n = root->child; n != NULL; n = n->next)
-		if (n->type == LVM_SECTION) {
-			vg = n;
-			break;
-		}
-	if (vg == NULL) {
-		rc = rh_seterr(RH_ERR_PARSE, "lvm: metadata holds no VG");
-		goto out;
-	}
 	rc = lvm_find_pv(vg, &l, v->size, &pv);
 	if (rc < 0)
 		goto out;
@@ -669,15 +400,12 @@ int lvm_map_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x
 	rc = rh_extents_add(x, 0, RH_MIN(pv.pe_start, v->size));
 	if (rc < 0)
 		goto out;
-	lvs = lvm_text_get(vg, "logical_volumes");
-	for (const struct lvm_node *n = lvs ? lvs->child : NULL; n != NULL; n = n->next) {
-		if (n->type != LVM_SECTION)
-			continue;
-		rc = lvm_parse_lv(n, &pv, &lv);
+	for (size_t i = 0; i < vg->nlvs; i++) {
+		rc = lvm_lv_here(&vg->lvs[i], &pv, &lv);
 		if (rc == 0)
 			rc = lvm_check_segs(&lv);
 		if (rc == 0 && lv.nareas > 0)
-			rc = lvm_map_lv(c, v, &pv, vg->key, &lv, x);
+			rc = lvm_map_lv(c, v, &pv, vg->name, &lv, x);
 		lv_clear(&lv);
 		if (rc < 0)
 			goto out;
@@ -686,7 +414,18 @@ int lvm_map_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x
 	rc = 0;
 out:
 	lv_clear(&lv);
-	lvm_text_free(root);
+	rh_lvm_vg_free(vg);
 	free(text);
 	return rc;
 }
+
+static const char *const lvm_blkid[] = { "LVM2_member", NULL };
+
+const struct fs_ops fs_lvm2_ops = {
+	.type = RH_FS_LVM2,
+	.name = "lvm2",
+	.blkid_types = lvm_blkid,
+	.container = true,
+	.sniff = lvm_map_sniff,
+	.build = lvm_map_build,
+};

@@ -15,6 +15,7 @@
 #include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/disk.h"
+#include "rehost/endian.h"
 #include "rehost/err.h"
 
 #define MD_MAGIC 0xa92b4efcu
@@ -38,9 +39,9 @@ static int read_v1(int fd, uint64_t offset, uint64_t size, uint64_t sb_off,
 	rc = fs_pread_in(fd, offset, size, sb, 256, sb_off);
 	if (rc < 0)
 		return rc;
-	if (fs_le32(sb) != MD_MAGIC || fs_le32(sb + 4) != 1)
+	if (rh_le32dec(sb) != MD_MAGIC || rh_le32dec(sb + 4) != 1)
 		return RH_ERR_NOTFOUND;
-	if (fs_le64(sb + 144) != sb_off / 512)
+	if (rh_le64dec(sb + 144) != sb_off / 512)
 		return rh_seterr(RH_ERR_CORRUPT, "md %s superblock: super_offset mismatch", version);
 	snprintf(out->version, sizeof out->version, "%s", version);
 	format_uuid(sb + 16, out->uuid);
@@ -49,10 +50,10 @@ static int read_v1(int fd, uint64_t offset, uint64_t size, uint64_t sb_off,
 	for (size_t i = 0; out->name[i]; i++)
 		if ((unsigned char)out->name[i] < 0x20 || (unsigned char)out->name[i] > 0x7e)
 			out->name[i] = '?';
-	out->level = (int32_t)fs_le32(sb + 72);
-	out->raid_disks = fs_le32(sb + 92);
-	data_off = fs_le64(sb + 128);
-	data_size = fs_le64(sb + 136);
+	out->level = (int32_t)rh_le32dec(sb + 72);
+	out->raid_disks = rh_le32dec(sb + 92);
+	data_off = rh_le64dec(sb + 128);
+	data_size = rh_le64dec(sb + 136);
 	if (RH_MUL_OVERFLOW(data_off, (uint64_t)512, &out->data_offset) ||
 	    RH_MUL_OVERFLOW(data_size, (uint64_t)512, &out->data_size) ||
 	    !rh_range_ok(out->data_offset, out->data_size, size))
@@ -62,14 +63,14 @@ static int read_v1(int fd, uint64_t offset, uint64_t size, uint64_t sb_off,
 		return rh_seterr(RH_ERR_CORRUPT, "md %s superblock: %u raid disks", version,
 				 out->raid_disks);
 	out->role = -1;
-	max_dev = fs_le32(sb + 220);
-	dev_number = fs_le32(sb + 160);
+	max_dev = rh_le32dec(sb + 220);
+	dev_number = rh_le32dec(sb + 160);
 	if (max_dev <= 384 && dev_number < max_dev) {
 		/* Roles follow the 256-byte header; 0xffff spare, 0xfffe faulty. */
 		rc = fs_pread_in(fd, offset, size, sb, 256 + (size_t)max_dev * 2, sb_off);
 		if (rc < 0)
 			return rc;
-		uint16_t role = fs_le16(sb + 256 + dev_number * 2);
+		uint16_t role = rh_le16dec(sb + 256 + dev_number * 2);
 
 		if (role < 0xfffe)
 			out->role = role;
@@ -90,14 +91,14 @@ static int read_v090(int fd, uint64_t offset, uint64_t size, struct rh_md_member
 	rc = fs_pread_in(fd, offset, size, sb, sizeof sb, sb_off);
 	if (rc < 0)
 		return rc;
-	if (fs_le32(sb) != MD_MAGIC || fs_le32(sb + 4) != 0 || fs_le32(sb + 8) != 90)
+	if (rh_le32dec(sb) != MD_MAGIC || rh_le32dec(sb + 4) != 0 || rh_le32dec(sb + 8) != 90)
 		return RH_ERR_NOTFOUND;
 	snprintf(out->version, sizeof out->version, "0.90");
 	memcpy(uuid, sb + 5 * 4, 4);
 	memcpy(uuid + 4, sb + 13 * 4, 12);
 	format_uuid(uuid, out->uuid);
-	out->level = (int32_t)fs_le32(sb + 7 * 4);
-	out->raid_disks = fs_le32(sb + 10 * 4);
+	out->level = (int32_t)rh_le32dec(sb + 7 * 4);
+	out->raid_disks = rh_le32dec(sb + 10 * 4);
 	if (out->raid_disks == 0 || out->raid_disks > 27)
 		return rh_seterr(RH_ERR_CORRUPT, "md 0.90 superblock: %u raid disks",
 				 out->raid_disks);

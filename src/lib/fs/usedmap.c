@@ -1,5 +1,5 @@
-/* Used-block maps: volume access, probing, dispatch to the per-filesystem
- * parsers and the fallback policy (see rehost/usedmap.h). */
+/* Used-block maps: volume access, probing, dispatch through the
+ * filesystem table (fsops.c) and the fallback policy (see rehost/usedmap.h). */
 #define RH_LOG_COMPONENT "usedmap"
 #include <errno.h>
 #include <fcntl.h>
@@ -15,15 +15,11 @@
 
 #include <blkid/blkid.h>
 
-#include "fs/usedmap-int.h"
+#include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
 
-/* Span of the areas read to identify a volume: every signature we
- * recognise lies inside the first 64 KiB + 4 KiB (btrfs at 64 KiB; swap
- * signatures end pages of up to 64 KiB). */
-#define SNIFF_BYTES (68u * 1024)
 /* Notes are for humans and logs: keep them bounded. */
 #define NOTE_MAX 2048
 
@@ -42,21 +38,6 @@ struct rh_usedmap {
 	struct um_lv *lvs;
 	size_t nlvs;
 };
-
-const char *rh_fstype_name(enum rh_fstype t)
-{
-	switch (t) {
-	case RH_FS_AUTO: return "auto";
-	case RH_FS_UNKNOWN: return "unknown";
-	case RH_FS_EXT: return "ext";
-	case RH_FS_XFS: return "xfs";
-	case RH_FS_VFAT: return "vfat";
-	case RH_FS_BTRFS: return "btrfs";
-	case RH_FS_SWAP: return "swap";
-	case RH_FS_LVM2: return "lvm2";
-	}
-	return "unknown";
-}
 
 /* ---- volume access ---------------------------------------------------- */
 
@@ -259,54 +240,32 @@ int usedmap_sniff(const struct um_vol *v, enum rh_fstype *type)
 	 * each possible swap page size, and the btrfs superblock. The rest
 	 * of the buffer stays zero. */
 	uint8_t *buf;
-	size_t head = (size_t)RH_MIN((uint64_t)4096, v->size);
+	size_t head = (size_t)RH_MIN((uint64_t)FS_SNIFF_HEAD, v->size);
 	size_t swap_len = (size_t)RH_MIN((uint64_t)65536, v->size);
-	bool has_btrfs = v->size >= SNIFF_BYTES;
 	enum rh_fstype found = RH_FS_UNKNOWN;
 	int hits = 0, rc;
 
 	*type = RH_FS_UNKNOWN;
-	buf = calloc(1, SNIFF_BYTES);
+	buf = calloc(1, FS_SNIFF_BYTES);
 	if (buf == NULL)
 		return RH_ERR_NOMEM;
 	rc = um_read(v, buf, head, 0, "superblock area");
 	for (uint64_t ps = 8192; rc == 0 && ps <= swap_len; ps *= 2)
 		rc = um_read(v, buf + ps - 10, 10, ps - 10, "swap signature");
-	if (rc == 0 && has_btrfs)
-		rc = um_read(v, buf + 65536, SNIFF_BYTES - 65536, 65536, "btrfs superblock");
+	if (rc == 0 && v->size >= FS_SNIFF_BYTES)
+		rc = um_read(v, buf + 65536, FS_SNIFF_BYTES - 65536, 65536, "btrfs superblock");
 	if (rc < 0)
 		goto out;
-#define HIT(cond, t) do { if (cond) { found = (t); hits++; } } while (0)
-	HIT(lvm_map_sniff(buf, head), RH_FS_LVM2);
-	HIT(usedmap_swap_sniff(buf, swap_len), RH_FS_SWAP);
-	HIT(usedmap_xfs_sniff(buf, head), RH_FS_XFS);
-	HIT(head > 1024 && usedmap_ext_sniff(buf + 1024, head - 1024), RH_FS_EXT);
-	HIT(has_btrfs && usedmap_btrfs_sniff(buf + 65536, SNIFF_BYTES - 65536), RH_FS_BTRFS);
-	HIT(usedmap_fat_sniff(buf, head), RH_FS_VFAT);
-#undef HIT
+	for (size_t i = 0; fs_ops_all[i] != NULL; i++)
+		if (fs_ops_all[i]->sniff(buf, v->size)) {
+			found = fs_ops_all[i]->type;
+			hits++;
+		}
 	/* Several signatures: like libblkid's "ambivalent" result, trust none. */
 	*type = hits == 1 ? found : RH_FS_UNKNOWN;
 out:
 	free(buf);
 	return rc;
-}
-
-static enum rh_fstype blkid_type(const char *t)
-{
-	static const struct {
-		const char *name;
-		enum rh_fstype type;
-	} map[] = {
-		{ "ext2", RH_FS_EXT }, { "ext3", RH_FS_EXT }, { "ext4", RH_FS_EXT },
-		{ "ext4dev", RH_FS_EXT }, { "xfs", RH_FS_XFS }, { "vfat", RH_FS_VFAT },
-		{ "btrfs", RH_FS_BTRFS }, { "swap", RH_FS_SWAP }, { "swsuspend", RH_FS_SWAP },
-		{ "LVM2_member", RH_FS_LVM2 },
-	};
-
-	for (size_t i = 0; i < RH_ARRAY_SIZE(map); i++)
-		if (strcmp(t, map[i].name) == 0)
-			return map[i].type;
-	return RH_FS_UNKNOWN;
 }
 
 /* libblkid low-level probe of [off, off + len) of fd. */
@@ -334,7 +293,8 @@ static int probe_blkid(int fd, uint64_t off, uint64_t len, enum rh_fstype *type,
 	rc = blkid_do_safeprobe(pr);
 	if (rc == 0 && blkid_probe_lookup_value(pr, "TYPE", &val, NULL) == 0 && val != NULL) {
 		snprintf(name, namelen, "%s", val);
-		*type = blkid_type(val);
+		*type = fs_ops_find_blkid(val) != NULL ? fs_ops_find_blkid(val)->type
+							: RH_FS_UNKNOWN;
 	} else if (rc == -2) {
 		snprintf(name, namelen, "(ambivalent)");
 	} else if (rc < 0) {
@@ -347,19 +307,23 @@ out:
 	return rc;
 }
 
-/* Our own check of a type libblkid reported. */
-static int confirm(const struct um_vol *v, enum rh_fstype t, bool *ok)
+/* libblkid's answer for an fd-backed volume, checked against our own
+ * superblock checks (every table entry's sniff): *ok is false when they
+ * disagree. name gets blkid's TYPE. */
+static int probe_confirmed(const struct um_vol *v, int fd, uint64_t off, enum rh_fstype *type,
+			   char *name, size_t namelen, bool *ok)
 {
 	enum rh_fstype s;
 	int rc;
 
 	*ok = true;
-	if (t == RH_FS_UNKNOWN)
-		return 0;
+	rc = probe_blkid(fd, off, v->size, type, name, namelen);
+	if (rc < 0 || *type == RH_FS_UNKNOWN)
+		return rc;
 	rc = usedmap_sniff(v, &s);
 	if (rc < 0)
 		return rc;
-	*ok = s == t;
+	*ok = s == *type;
 	return 0;
 }
 
@@ -373,16 +337,10 @@ int rh_usedmap_probe(int fd, uint64_t off, uint64_t len, enum rh_fstype *type)
 	*type = RH_FS_UNKNOWN;
 	if (fd < 0 || len == 0 || !rh_range_ok(off, len, INT64_MAX))
 		return rh_seterr(RH_ERR_INVAL, "probe: bad volume range");
-	rc = probe_blkid(fd, off, len, type, name, sizeof name);
-	if (rc == 0)
-		rc = confirm(&v, *type, &ok);
-	if (rc < 0) {
+	rc = probe_confirmed(&v, fd, off, type, name, sizeof name, &ok);
+	if (rc < 0 || !ok)
 		*type = RH_FS_UNKNOWN;
-		return rc;
-	}
-	if (!ok)
-		*type = RH_FS_UNKNOWN;
-	return 0;
+	return rc;
 }
 
 /* ---- building ------------------------------------------------------------ */
@@ -409,6 +367,7 @@ int usedmap_build_vol(struct um_ctx *c, const struct um_vol *v, enum rh_fstype f
 		      struct rh_extents *x, struct um_volinfo *info)
 {
 	enum rh_fstype t = forced;
+	const struct fs_ops *ops;
 	uint32_t bsize = 512;
 	int fd, rc = 0;
 	uint64_t foff;
@@ -419,9 +378,7 @@ int usedmap_build_vol(struct um_ctx *c, const struct um_vol *v, enum rh_fstype f
 		bool ok = true;
 
 		if (!v->no_blkid && um_vol_fd_range(v, &fd, &foff)) {
-			rc = probe_blkid(fd, foff, v->size, &t, name, sizeof name);
-			if (rc == 0)
-				rc = confirm(v, t, &ok);
+			rc = probe_confirmed(v, fd, foff, &t, name, sizeof name, &ok);
 			if (rc == 0 && !ok)
 				usedmap_note(c->map, "%s: libblkid reports %s but its superblock does "
 					     "not validate", WHERE(c), name);
@@ -434,39 +391,21 @@ int usedmap_build_vol(struct um_ctx *c, const struct um_vol *v, enum rh_fstype f
 			return rc;
 	}
 	info->fstype = t;
-	switch (t) {
-	case RH_FS_EXT:
-		rc = usedmap_ext_build(c, v, x, &bsize);
-		break;
-	case RH_FS_XFS:
-		rc = usedmap_xfs_build(c, v, x, &bsize);
-		break;
-	case RH_FS_VFAT:
-		rc = usedmap_fat_build(c, v, x, &bsize);
-		break;
-	case RH_FS_BTRFS:
-		rc = usedmap_btrfs_build(c, v, x, &bsize);
-		break;
-	case RH_FS_SWAP:
-		rc = usedmap_swap_build(c, v, x, &bsize);
-		break;
-	case RH_FS_LVM2:
-		if (c->depth > 0) {
-			/* A PV inside an LV: do not recurse further. */
-			usedmap_note(c->map, "%s: nested LVM PV: all used", WHERE(c));
-			info->fstype = RH_FS_UNKNOWN;
-			info->zero_detect = true;
-			return rh_extents_add_all(x);
-		}
-		rc = lvm_map_build(c, v, x, &bsize);
-		break;
-	case RH_FS_AUTO:
-	case RH_FS_UNKNOWN:
+	ops = fs_ops_find(t);
+	if (ops == NULL) {
 		info->fstype = RH_FS_UNKNOWN;
 		info->zero_detect = true;
 		info->block_size = 512;
 		return rh_extents_add_all(x);
 	}
+	if (ops->container && c->depth > 0) {
+		/* A PV inside an LV: do not recurse further. */
+		usedmap_note(c->map, "%s: nested LVM PV: all used", WHERE(c));
+		info->fstype = RH_FS_UNKNOWN;
+		info->zero_detect = true;
+		return rh_extents_add_all(x);
+	}
+	rc = ops->build(c, v, x, &bsize);
 	if (rc < 0) {
 		if (!is_metadata_error(rc) || !(c->flags & RH_USEDMAP_FALLBACK_ALL))
 			return rc;

@@ -1,4 +1,7 @@
-/* btrfs used-block map: btrfs allocates the device in chunks, so a device
+/* btrfs: the superblock (validated in btrfs_validate_sb) gives size and
+ * used bytes as df counts them, and bootstraps the used-block map.
+ *
+ * Used-block map: btrfs allocates the device in chunks, so a device
  * byte is used when it lies in a device extent of some chunk. We bootstrap
  * from the superblock's sys_chunk_array, read the chunk tree (every chunk
  * and its stripes), map each chunk's stripes on this device, and add the
@@ -9,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/usedmap-int.h"
+#include "fs/fs-internal.h"
+#include "rehost/buf.h"
 #include "rehost/checked.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
@@ -80,6 +84,9 @@ struct btrfs_fs {
 	const struct um_vol *v;
 	uint64_t devid;
 	uint64_t dev_bytes;    /* this device's size, from the superblock */
+	uint64_t total_bytes;  /* the filesystem's size over all devices */
+	uint64_t bytes_used;   /* allocated bytes over all devices */
+	uint64_t incompat;     /* incompatible feature flags */
 	uint32_t sectorsize, nodesize;
 	uint8_t fsid[16];      /* fsid stamped in tree block headers */
 	uint16_t csum_type;
@@ -128,32 +135,45 @@ static bool btrfs_csum_ok(const struct btrfs_fs *fs, const uint8_t *buf, size_t 
 	return ~usedmap_crc32c(0xffffffffu, buf + 32, len - 32) == rh_le32dec(buf);
 }
 
-/* Validate the superblock (BTRFS_SB_SIZE bytes). vol_size 0: sniffing. */
-static int btrfs_validate_sb(const uint8_t *sb, uint64_t vol_size, struct btrfs_fs *fs)
+/* The superblock's fields (BTRFS_SB_SIZE bytes at sb), with only the
+ * check every user needs: the magic. */
+static int btrfs_decode_sb(const uint8_t *sb, struct btrfs_fs *fs)
 {
-	uint64_t incompat;
-
 	if (memcmp(sb + 0x40, BTRFS_MAGIC, 8) != 0)
 		return rh_seterr(RH_ERR_CORRUPT, "btrfs: bad superblock magic");
-	if (rh_le64dec(sb + 0x30) != BTRFS_SB_OFF)
-		return rh_seterr(RH_ERR_CORRUPT, "btrfs: superblock records the wrong offset");
 	fs->csum_type = rh_le16dec(sb + 0xc4);
-	if (fs->csum_type > 3)
-		return rh_seterr(RH_ERR_UNSUPPORTED, "btrfs: checksum type %u", fs->csum_type);
-	if (!btrfs_csum_ok(fs, sb, BTRFS_SB_SIZE))
-		return rh_seterr(RH_ERR_CORRUPT, "btrfs: superblock checksum mismatch");
+	fs->total_bytes = rh_le64dec(sb + 0x70);
+	fs->bytes_used = rh_le64dec(sb + 0x78);
 	fs->root = rh_le64dec(sb + 0x50);
 	fs->chunk_root = rh_le64dec(sb + 0x58);
 	fs->sectorsize = rh_le32dec(sb + 0x90);
 	fs->nodesize = rh_le32dec(sb + 0x94);
 	fs->sys_array_size = rh_le32dec(sb + 0xa0);
-	incompat = rh_le64dec(sb + 0xbc);
+	fs->incompat = rh_le64dec(sb + 0xbc);
 	fs->root_level = sb[0xc6];
 	fs->chunk_root_level = sb[0xc7];
 	fs->devid = rh_le64dec(sb + 0xc9);
 	fs->dev_bytes = rh_le64dec(sb + 0xd1);
-	memcpy(fs->fsid, (incompat & BTRFS_INCOMPAT_METADATA_UUID) ? sb + 0x23b : sb + 0x20, 16);
-	if (incompat & BTRFS_INCOMPAT_ZONED)
+	memcpy(fs->fsid, (fs->incompat & BTRFS_INCOMPAT_METADATA_UUID) ? sb + 0x23b : sb + 0x20,
+	       16);
+	return 0;
+}
+
+/* Validate the superblock for the map (BTRFS_SB_SIZE bytes). vol_size 0:
+ * sniffing. */
+static int btrfs_validate_sb(const uint8_t *sb, uint64_t vol_size, struct btrfs_fs *fs)
+{
+	int rc = btrfs_decode_sb(sb, fs);
+
+	if (rc < 0)
+		return rc;
+	if (rh_le64dec(sb + 0x30) != BTRFS_SB_OFF)
+		return rh_seterr(RH_ERR_CORRUPT, "btrfs: superblock records the wrong offset");
+	if (fs->csum_type > 3)
+		return rh_seterr(RH_ERR_UNSUPPORTED, "btrfs: checksum type %u", fs->csum_type);
+	if (!btrfs_csum_ok(fs, sb, BTRFS_SB_SIZE))
+		return rh_seterr(RH_ERR_CORRUPT, "btrfs: superblock checksum mismatch");
+	if (fs->incompat & BTRFS_INCOMPAT_ZONED)
 		return rh_seterr(RH_ERR_UNSUPPORTED, "btrfs: zoned filesystems");
 	if (!is_pow2(fs->sectorsize) || fs->sectorsize < 4096 || fs->sectorsize > 65536)
 		return rh_seterr(RH_ERR_CORRUPT, "btrfs: sector size %u is invalid", fs->sectorsize);
@@ -178,12 +198,39 @@ static int btrfs_validate_sb(const uint8_t *sb, uint64_t vol_size, struct btrfs_
 	return 0;
 }
 
-bool usedmap_btrfs_sniff(const uint8_t *sb, size_t len)
+static bool btrfs_sniff(const uint8_t *buf, uint64_t vol_size)
 {
+	const uint8_t *sb = buf + BTRFS_SB_OFF;
 	struct btrfs_fs fs = { 0 };
 
-	return len >= BTRFS_SB_SIZE && memcmp(sb + 0x40, BTRFS_MAGIC, 8) == 0 &&
+	return vol_size >= FS_SNIFF_BYTES && memcmp(sb + 0x40, BTRFS_MAGIC, 8) == 0 &&
 	       btrfs_validate_sb(sb, 0, &fs) == 0;
+}
+
+/* Size and used bytes as the superblock records them (over all devices).
+ * Only btrfs_decode_sb's check applies: a figure for df is wanted even
+ * where the map would refuse the filesystem. */
+static int btrfs_usage(const struct um_vol *v, struct rh_fsinfo *info)
+{
+	struct btrfs_fs fs = { 0 };
+	uint8_t *sb = malloc(BTRFS_SB_SIZE);
+	int rc;
+
+	if (sb == NULL)
+		return RH_ERR_NOMEM;
+	rc = um_read(v, sb, BTRFS_SB_SIZE, BTRFS_SB_OFF, "btrfs superblock");
+	if (rc == 0)
+		rc = btrfs_decode_sb(sb, &fs);
+	if (rc == 0 && fs.bytes_used > fs.total_bytes)
+		rc = rh_seterr(RH_ERR_CORRUPT, "btrfs: %llu bytes used of %llu",
+			       (unsigned long long)fs.bytes_used, (unsigned long long)fs.total_bytes);
+	if (rc == 0) {
+		info->size = fs.total_bytes;
+		info->used = fs.bytes_used;
+		info->size_known = info->used_known = true;
+	}
+	free(sb);
+	return rc;
 }
 
 /* ---- chunks ---------------------------------------------------------------- */
@@ -507,33 +554,36 @@ static int chunk_item_fn(struct btrfs_fs *fs, const struct btrfs_key *k, const u
 	return chunk_add(fs, &fs->chunks, k->offset, data, size);
 }
 
-/* Parse the superblock's sys_chunk_array: (key, chunk item) pairs. */
+/* Parse the superblock's sys_chunk_array: (key, chunk item) pairs, each
+ * item followed by its variable number of stripes. A bounded cursor over
+ * the array does the length checks: nothing is read past sys_array_size. */
 static int btrfs_read_sys_array(struct btrfs_fs *fs)
 {
-	const uint8_t *a = fs->sb + 0x32b;
-	size_t off = 0;
+	struct rh_buf_cursor cur;
 	int rc;
 
-	while (off < fs->sys_array_size) {
+	rh_buf_cursor_init(&cur, fs->sb + 0x32b, fs->sys_array_size);
+	while (rh_buf_remaining(&cur) > 0) {
+		const uint8_t *kp, *item, *stripes;
 		struct btrfs_key k;
-		size_t size;
 		uint16_t n;
 
-		if (fs->sys_array_size - off < BTRFS_KEY_SIZE + BTRFS_CHUNK_ITEM_SIZE)
+		if (rh_buf_get_bytes(&cur, BTRFS_KEY_SIZE, &kp) < 0 ||
+		    rh_buf_get_bytes(&cur, BTRFS_CHUNK_ITEM_SIZE, &item) < 0)
 			return rh_seterr(RH_ERR_CORRUPT, "btrfs: sys_chunk_array truncated");
-		key_dec(a + off, &k);
-		off += BTRFS_KEY_SIZE;
+		key_dec(kp, &k);
 		if (k.type != BTRFS_CHUNK_ITEM_KEY)
 			return rh_seterr(RH_ERR_CORRUPT, "btrfs: sys_chunk_array holds key type %u",
 					 k.type);
-		n = rh_le16dec(a + off + 44);
-		size = BTRFS_CHUNK_ITEM_SIZE + (size_t)n * BTRFS_STRIPE_SIZE;
-		if (size > fs->sys_array_size - off)
+		n = rh_le16dec(item + 44);
+		/* The stripes follow the item in the same array: item and
+		 * stripes are one contiguous chunk item for chunk_add. */
+		if (rh_buf_get_bytes(&cur, (size_t)n * BTRFS_STRIPE_SIZE, &stripes) < 0)
 			return rh_seterr(RH_ERR_CORRUPT, "btrfs: sys_chunk_array truncated");
-		rc = chunk_add(fs, &fs->sys, k.offset, a + off, size);
+		rc = chunk_add(fs, &fs->sys, k.offset, item,
+			       BTRFS_CHUNK_ITEM_SIZE + (size_t)n * BTRFS_STRIPE_SIZE);
 		if (rc < 0)
 			return rc;
-		off += size;
 	}
 	if (fs->sys.n == 0)
 		return rh_seterr(RH_ERR_CORRUPT, "btrfs: empty sys_chunk_array");
@@ -608,8 +658,8 @@ static int btrfs_dev_extents(struct btrfs_fs *fs, struct rh_extents *x, uint64_t
 	return rc;
 }
 
-int usedmap_btrfs_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
-			uint32_t *bsize)
+static int btrfs_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
+		       uint32_t *bsize)
 {
 	static const uint64_t mirrors[] = { BTRFS_SB_OFF, 64ull << 20, 256ull << 30, 1ull << 50 };
 	struct btrfs_key all_lo = { 0, 0, 0 }, all_hi = { UINT64_MAX, 255, UINT64_MAX };
@@ -721,3 +771,14 @@ out:
 	free(fs.sb);
 	return rc;
 }
+
+static const char *const btrfs_blkid[] = { "btrfs", NULL };
+
+const struct fs_ops fs_btrfs_ops = {
+	.type = RH_FS_BTRFS,
+	.name = "btrfs",
+	.blkid_types = btrfs_blkid,
+	.sniff = btrfs_sniff,
+	.usage = btrfs_usage,
+	.build = btrfs_build,
+};

@@ -1,12 +1,14 @@
-/* vfat used-block map (FAT12, FAT16, FAT32): the reserved sectors, the
- * FATs, the FAT12/16 root directory, and every cluster whose FAT entry is
- * neither free (0) nor marked bad. The layout comes from the BIOS
- * parameter block, validated in one place (fat_validate). */
+/* vfat (FAT12, FAT16, FAT32). The layout comes from the BIOS parameter
+ * block, validated in one place (fat_validate), for both figures we take
+ * from it: used space as df counts it (clusters whose FAT entry is not 0),
+ * and the used-block map (the reserved sectors, the FATs, the FAT12/16 root
+ * directory, and every cluster whose FAT entry is neither free nor marked
+ * bad). */
 #define RH_LOG_COMPONENT "usedmap"
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/usedmap-int.h"
+#include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
@@ -14,6 +16,8 @@
 
 /* FAT entries read per step for FAT16/32 (a multiple of 4 bytes). */
 #define FAT_READ_CHUNK (1u << 20)
+/* Largest FAT usage counts entry by entry; bigger ones use FSInfo. */
+#define FAT_MAX_SCAN (64u << 20)
 
 struct fat_geo {
 	unsigned bits;        /* 12, 16 or 32 */
@@ -33,41 +37,35 @@ static bool is_pow2(uint32_t v)
 	return v != 0 && (v & (v - 1)) == 0;
 }
 
-/* Validate the boot sector's BPB (len >= 512 bytes at bs). vol_size 0
- * skips the size check. Returns 0 or RH_ERR_CORRUPT. */
-static int fat_validate(const uint8_t *bs, size_t len, uint64_t vol_size, struct fat_geo *g)
+/* The BPB's layout (512 bytes at bs), with only the checks every user
+ * needs: sector and cluster sizes powers of two, non-zero counts, and
+ * metadata that leaves a data area. *root_ents is the FAT12/16 root
+ * directory's entry count. Returns 0 or RH_ERR_CORRUPT. */
+static int fat_decode(const uint8_t *bs, struct fat_geo *g, uint32_t *root_ents)
 {
-	uint32_t root_ents, root_secs, meta;
-	uint64_t fatsecs, fat_entries, bytes;
+	uint32_t root_secs;
+	uint64_t meta;
 
 	memset(g, 0, sizeof *g);
-	if (len < 512)
-		return rh_seterr(RH_ERR_CORRUPT, "vfat: boot sector truncated");
-	if (bs[0] != 0xEB && bs[0] != 0xE9)
-		return rh_seterr(RH_ERR_CORRUPT, "vfat: no jump instruction in the boot sector");
 	g->bps = rh_le16dec(bs + 11);
 	g->spc = bs[13];
 	g->reserved = rh_le16dec(bs + 14);
 	g->nfats = bs[16];
-	root_ents = rh_le16dec(bs + 17);
+	*root_ents = rh_le16dec(bs + 17);
 	g->total = rh_le16dec(bs + 19) ? rh_le16dec(bs + 19) : rh_le32dec(bs + 32);
 	g->fatsz = rh_le16dec(bs + 22) ? rh_le16dec(bs + 22) : rh_le32dec(bs + 36);
 	if (!is_pow2(g->bps) || g->bps < 512 || g->bps > 4096)
 		return rh_seterr(RH_ERR_CORRUPT, "vfat: %u bytes per sector is invalid", g->bps);
-	if (!is_pow2(g->spc) || g->spc > 128)
+	if (!is_pow2(g->spc))
 		return rh_seterr(RH_ERR_CORRUPT, "vfat: %u sectors per cluster is invalid", g->spc);
 	if (g->reserved == 0 || g->nfats == 0 || g->nfats > 4 || g->fatsz == 0 || g->total == 0)
 		return rh_seterr(RH_ERR_CORRUPT, "vfat: BPB has zero reserved sectors, FATs or size");
-	if (bs[21] != 0xF0 && bs[21] < 0xF8)
-		return rh_seterr(RH_ERR_CORRUPT, "vfat: media byte %#x is invalid", bs[21]);
-	root_secs = (root_ents * 32 + g->bps - 1) / g->bps;
-	fatsecs = (uint64_t)g->nfats * g->fatsz;
-	meta = 0;
-	if (fatsecs + g->reserved + root_secs >= g->total)
+	root_secs = (*root_ents * 32 + g->bps - 1) / g->bps;
+	meta = (uint64_t)g->nfats * g->fatsz + g->reserved + root_secs;
+	if (meta >= g->total)
 		return rh_seterr(RH_ERR_CORRUPT, "vfat: metadata fills the whole volume");
-	meta = (uint32_t)(fatsecs + g->reserved + root_secs);
-	g->data_start = meta;
-	g->clusters = (g->total - meta) / g->spc;
+	g->data_start = (uint32_t)meta;
+	g->clusters = (g->total - g->data_start) / g->spc;
 	/* The FAT type follows from the cluster count (Microsoft's rule). */
 	if (g->clusters < 4085)
 		g->bits = 12;
@@ -75,6 +73,29 @@ static int fat_validate(const uint8_t *bs, size_t len, uint64_t vol_size, struct
 		g->bits = 16;
 	else
 		g->bits = 32;
+	return 0;
+}
+
+/* Validate the boot sector's BPB for the map (len >= 512 bytes at bs).
+ * vol_size 0 skips the size check. Returns 0 or RH_ERR_CORRUPT. */
+static int fat_validate(const uint8_t *bs, size_t len, uint64_t vol_size, struct fat_geo *g)
+{
+	uint32_t root_ents;
+	uint64_t fat_entries, bytes;
+	int rc;
+
+	memset(g, 0, sizeof *g);
+	if (len < 512)
+		return rh_seterr(RH_ERR_CORRUPT, "vfat: boot sector truncated");
+	if (bs[0] != 0xEB && bs[0] != 0xE9)
+		return rh_seterr(RH_ERR_CORRUPT, "vfat: no jump instruction in the boot sector");
+	rc = fat_decode(bs, g, &root_ents);
+	if (rc < 0)
+		return rc;
+	if (g->spc > 128)
+		return rh_seterr(RH_ERR_CORRUPT, "vfat: %u sectors per cluster is invalid", g->spc);
+	if (bs[21] != 0xF0 && bs[21] < 0xF8)
+		return rh_seterr(RH_ERR_CORRUPT, "vfat: media byte %#x is invalid", bs[21]);
 	if (g->bits == 32) {
 		uint16_t ext = rh_le16dec(bs + 40);
 
@@ -106,8 +127,9 @@ static int fat_validate(const uint8_t *bs, size_t len, uint64_t vol_size, struct
 	return 0;
 }
 
-bool usedmap_fat_sniff(const uint8_t *bs, size_t len)
+static bool fat_sniff(const uint8_t *bs, uint64_t vol_size)
 {
+	size_t len = (size_t)RH_MIN((uint64_t)FS_SNIFF_HEAD, vol_size);
 	struct fat_geo g;
 
 	/* A FAT boot sector carries the 0x55AA signature; require it when
@@ -154,8 +176,84 @@ static int fat_entry(struct fat_scan *s, uint32_t cl, uint32_t val)
 	return fat_flush(s, cl);
 }
 
-int usedmap_fat_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
-		      uint32_t *bsize)
+/* Free clusters from the FAT32 FSInfo sector; false when it is missing or
+ * implausible. */
+static bool fat_fsinfo_free(const struct um_vol *v, const uint8_t *boot, const struct fat_geo *g,
+			    uint64_t *nfree)
+{
+	uint8_t info[512];
+	uint32_t sec = rh_le16dec(boot + 48), n;
+
+	if (g->bits != 32 || sec == 0 || sec >= g->reserved ||
+	    um_read(v, info, sizeof info, (uint64_t)sec * g->bps, "vfat FSInfo") < 0 ||
+	    rh_le32dec(info) != 0x41615252 || rh_le32dec(info + 484) != 0x61417272)
+		return false;
+	n = rh_le32dec(info + 488);
+	if (n == 0xFFFFFFFF || n > g->clusters)
+		return false;
+	*nfree = n;
+	return true;
+}
+
+/* Size, and used space as df counts it: clusters whose entry in the first
+ * FAT is not 0 (bad clusters included), or FSInfo's count for a FAT too
+ * large to scan (without it, the used figure stays unknown). Only
+ * fat_decode's checks and a FAT large enough for the clusters apply: df
+ * figures are wanted even where the map would refuse the filesystem. */
+static int fat_usage(const struct um_vol *v, struct rh_fsinfo *fs)
+{
+	uint8_t boot[512];
+	struct fat_geo g;
+	uint32_t root_ents;
+	uint64_t fat_bytes, nfree = 0;
+	uint8_t *fat = NULL;
+	int rc;
+
+	rc = um_read(v, boot, sizeof boot, 0, "vfat boot sector");
+	if (rc == 0)
+		rc = fat_decode(boot, &g, &root_ents);
+	if (rc < 0)
+		return rc;
+	fat_bytes = ((uint64_t)g.clusters + 2) * g.bits / 8 + 2;
+	if (fat_bytes > (uint64_t)g.fatsz * g.bps)
+		return rh_seterr(RH_ERR_CORRUPT, "vfat: FAT too small for %u clusters", g.clusters);
+	fs->size = (uint64_t)g.total * g.bps;
+	fs->size_known = true;
+	fs->used_known = false;
+	if (fat_bytes > FAT_MAX_SCAN) {
+		if (!fat_fsinfo_free(v, boot, &g, &nfree))
+			return 0;
+	} else {
+		fat = malloc(fat_bytes);
+		if (fat == NULL)
+			return RH_ERR_NOMEM;
+		rc = um_read(v, fat, fat_bytes, (uint64_t)g.reserved * g.bps, "vfat FAT");
+		if (rc < 0)
+			goto out;
+		for (uint64_t c = 2; c < (uint64_t)g.clusters + 2; c++) {
+			uint32_t e;
+
+			if (g.bits == 12) {
+				e = rh_le16dec(fat + c + c / 2);
+				e = (c & 1) ? e >> 4 : e & 0xFFF;
+			} else if (g.bits == 16) {
+				e = rh_le16dec(fat + c * 2);
+			} else {
+				e = rh_le32dec(fat + c * 4) & 0x0FFFFFFF;
+			}
+			if (e == 0)
+				nfree++;
+		}
+	}
+	fs->used = (g.clusters - nfree) * (uint64_t)g.spc * g.bps;
+	fs->used_known = true;
+out:
+	free(fat);
+	return rc;
+}
+
+static int fat_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
+		     uint32_t *bsize)
 {
 	uint8_t boot[512];
 	struct fat_geo g;
@@ -235,3 +333,14 @@ out:
 	free(buf);
 	return rc;
 }
+
+static const char *const fat_blkid[] = { "vfat", NULL };
+
+const struct fs_ops fs_vfat_ops = {
+	.type = RH_FS_VFAT,
+	.name = "vfat",
+	.blkid_types = fat_blkid,
+	.sniff = fat_sniff,
+	.usage = fat_usage,
+	.build = fat_build,
+};

@@ -1,12 +1,14 @@
-/* ext2/3/4 used-block map: the block bitmaps, read with libext2fs through
- * a read-only io_manager over our bounded volume reader. */
+/* ext2/3/4: the superblock (validated in ext_validate), size and used
+ * space as df counts them, and the used-block map: the block bitmaps, read
+ * with libext2fs through a read-only io_manager over our bounded volume
+ * reader. */
 #define RH_LOG_COMPONENT "usedmap"
 #include <stdio.h>
 #include <string.h>
 
 #include <ext2fs/ext2fs.h>
 
-#include "fs/usedmap-int.h"
+#include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
@@ -29,6 +31,7 @@
 /* The superblock fields we check before handing the volume to libext2fs. */
 struct ext_sb {
 	uint64_t blocks;      /* blocks_count (with the high half for 64bit) */
+	uint64_t free_blocks; /* free_blocks_count (likewise) */
 	uint32_t first_data;  /* s_first_data_block */
 	uint32_t log_block;   /* block size = 1024 << log_block */
 	uint32_t log_cluster; /* cluster size = 1024 << log_cluster */
@@ -38,30 +41,44 @@ struct ext_sb {
 	uint32_t incompat, ro_compat;
 };
 
-/* Validate the superblock at sb (1024 bytes). vol_size 0 skips the size
- * check (sniffing). Returns 0 or RH_ERR_CORRUPT / RH_ERR_UNSUPPORTED. */
-static int ext_validate(const uint8_t *sb, uint64_t vol_size, struct ext_sb *s)
+/* The superblock's fields (1024 bytes at sb), with only the checks every
+ * user needs: the magic and a block size of 1 to 64 KiB. */
+static int ext_decode(const uint8_t *sb, struct ext_sb *s)
 {
-	uint64_t bytes, bs;
-
 	memset(s, 0, sizeof *s);
 	if (rh_le16dec(sb + 56) != EXT_MAGIC)
 		return rh_seterr(RH_ERR_CORRUPT, "ext: bad superblock magic");
 	s->incompat = rh_le32dec(sb + 96);
 	s->ro_compat = rh_le32dec(sb + 100);
 	s->blocks = rh_le32dec(sb + 4);
-	if (s->incompat & EXT_INCOMPAT_64BIT)
+	s->free_blocks = rh_le32dec(sb + 12);
+	if (s->incompat & EXT_INCOMPAT_64BIT) {
 		s->blocks |= (uint64_t)rh_le32dec(sb + 0x150) << 32;
+		s->free_blocks |= (uint64_t)rh_le32dec(sb + 0x158) << 32;
+	}
 	s->first_data = rh_le32dec(sb + 20);
 	s->log_block = rh_le32dec(sb + 24);
 	s->log_cluster = rh_le32dec(sb + 28);
 	s->per_group = rh_le32dec(sb + 32);
 	s->cl_per_group = rh_le32dec(sb + 36);
 	s->inodes_per_group = rh_le32dec(sb + 40);
-	if (s->incompat & EXT_INCOMPAT_JOURNAL_DEV)
-		return rh_seterr(RH_ERR_UNSUPPORTED, "ext: external journal device, not a filesystem");
 	if (s->log_block > 6)
 		return rh_seterr(RH_ERR_CORRUPT, "ext: block size 2^%u KiB is invalid", s->log_block);
+	return 0;
+}
+
+/* Validate the superblock at sb (1024 bytes) for the map. vol_size 0 skips
+ * the size check (sniffing). Returns 0 or RH_ERR_CORRUPT /
+ * RH_ERR_UNSUPPORTED. */
+static int ext_validate(const uint8_t *sb, uint64_t vol_size, struct ext_sb *s)
+{
+	uint64_t bytes, bs;
+	int rc = ext_decode(sb, s);
+
+	if (rc < 0)
+		return rc;
+	if (s->incompat & EXT_INCOMPAT_JOURNAL_DEV)
+		return rh_seterr(RH_ERR_UNSUPPORTED, "ext: external journal device, not a filesystem");
 	bs = 1024ull << s->log_block;
 	if (s->ro_compat & EXT_RO_COMPAT_BIGALLOC) {
 		if (s->log_cluster < s->log_block || s->log_cluster > s->log_block + 16)
@@ -89,13 +106,53 @@ static int ext_validate(const uint8_t *sb, uint64_t vol_size, struct ext_sb *s)
 	return 0;
 }
 
-bool usedmap_ext_sniff(const uint8_t *sb, size_t len)
+static bool ext_sniff(const uint8_t *buf, uint64_t vol_size)
 {
+	const uint8_t *sb = buf + EXT_SB_OFF;
 	struct ext_sb s;
 
-	if (len < EXT_SB_SIZE || rh_le16dec(sb + 56) != EXT_MAGIC)
+	if (vol_size < EXT_SB_OFF + EXT_SB_SIZE || rh_le16dec(sb + 56) != EXT_MAGIC)
 		return false;
 	return ext_validate(sb, 0, &s) == 0;
+}
+
+/* Size and used blocks: libext2fs's view of the superblock when it can
+ * open the volume by name, else our own (ext_decode: a figure for df is
+ * wanted even where the map would refuse the filesystem). */
+static int ext_usage(const struct um_vol *v, struct rh_fsinfo *info)
+{
+	uint8_t sb[EXT_SB_SIZE];
+	struct ext_sb s;
+	ext2_filsys efs = NULL;
+	char name[64], opts[64];
+	errcode_t err = EXT2_ET_BAD_DEVICE_NAME;
+	uint64_t off;
+	int fd, rc;
+
+	/* libext2fs opens devices by name; /proc/self/fd names ours. */
+	if (um_vol_fd_range(v, &fd, &off)) {
+		snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+		snprintf(opts, sizeof opts, "offset=%llu", (unsigned long long)off);
+		err = ext2fs_open2(name, opts,
+				   EXT2_FLAG_SUPER_ONLY | EXT2_FLAG_64BITS |
+					   EXT2_FLAG_IGNORE_CSUM_ERRORS,
+				   0, 0, unix_io_manager, &efs);
+	}
+	if (err == 0) {
+		rc = fs_set_size_used(info, ext2fs_blocks_count(efs->super),
+				      ext2fs_free_blocks_count(efs->super),
+				      EXT2_BLOCK_SIZE(efs->super), "ext");
+		ext2fs_close_free(&efs);
+		return rc;
+	}
+	rh_log_debug("libext2fs cannot open the volume (error %ld); reading the superblock "
+		     "directly", (long)err);
+	rc = um_read(v, sb, sizeof sb, EXT_SB_OFF, "ext superblock");
+	if (rc == 0)
+		rc = ext_decode(sb, &s);
+	if (rc < 0)
+		return rc;
+	return fs_set_size_used(info, s.blocks, s.free_blocks, 1024ull << s.log_block, "ext");
 }
 
 /* ---- a read-only io_manager over struct um_vol --------------------------- */
@@ -254,8 +311,8 @@ static int ext_fail(errcode_t e, const char *what)
 	return rh_seterr(RH_ERR_CORRUPT, "ext: %s: %s", what, ext_errstr(e));
 }
 
-int usedmap_ext_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
-		      uint32_t *bsize)
+static int ext_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
+		     uint32_t *bsize)
 {
 	uint8_t sb[EXT_SB_SIZE];
 	struct ext_sb s;
@@ -364,3 +421,14 @@ out:
 		ext2fs_free(fs);
 	return rc;
 }
+
+static const char *const ext_blkid[] = { "ext2", "ext3", "ext4", "ext4dev", NULL };
+
+const struct fs_ops fs_ext_ops = {
+	.type = RH_FS_EXT,
+	.name = "ext",
+	.blkid_types = ext_blkid,
+	.sniff = ext_sniff,
+	.usage = ext_usage,
+	.build = ext_build,
+};

@@ -1,4 +1,6 @@
-/* xfs used-block map: every allocation group's space minus the free
+/* xfs: the superblock (decoded in xfs_decode_sb, validated for the map in
+ * xfs_validate_sb) gives size and used space as df counts them from its
+ * counters. Used-block map: every allocation group's space minus the free
  * extents of its by-block-number free-space B+tree (bnobt). On-disk
  * structures are big-endian and read through explicit decoders; the log,
  * inodes, btrees and AG free lists are not in the bnobt, so they count as
@@ -7,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/usedmap-int.h"
+#include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
@@ -37,6 +39,9 @@ struct xfs_sb {
 	uint32_t agcount;
 	bool crc;             /* v5: CRCs, self-describing btree blocks */
 	uint8_t uuid[16];     /* uuid stamped in v5 metadata blocks */
+	uint64_t fdblocks;    /* free data blocks (the superblock's counter) */
+	uint64_t logstart;    /* first block of an internal log, 0 if external */
+	uint32_t logblocks;   /* log length, blocks */
 };
 
 static bool is_pow2(uint64_t v)
@@ -72,24 +77,46 @@ static bool xfs_crc_ok(const uint8_t *buf, size_t len, size_t crc_off)
 	return ~crc == rh_le32dec(buf + crc_off);
 }
 
-/* Validate the primary superblock (len >= 512 bytes at buf; the v5 CRC
- * needs sectsize bytes). When sniffing, vol_size is 0, and a CRC that
- * needs more than len bytes is not checked. */
+/* The superblock's fields (XFS_SB_DECODE_LEN bytes at buf), with only
+ * the checks every user needs: the magic, and a block size that is a
+ * power of two from 512 to 64 KiB. */
+#define XFS_SB_DECODE_LEN 256
+static int xfs_decode_sb(const uint8_t *buf, struct xfs_sb *s)
+{
+	memset(s, 0, sizeof *s);
+	if (rh_be32dec(buf) != XFS_SB_MAGIC)
+		return rh_seterr(RH_ERR_CORRUPT, "xfs: bad superblock magic");
+	s->blocksize = rh_be32dec(buf + 4);
+	s->dblocks = rh_be64dec(buf + 8);
+	s->logstart = rh_be64dec(buf + 48);
+	s->agblocks = rh_be32dec(buf + 84);
+	s->agcount = rh_be32dec(buf + 88);
+	s->logblocks = rh_be32dec(buf + 96);
+	s->sectsize = rh_be16dec(buf + 102);
+	s->fdblocks = rh_be64dec(buf + 144);
+	if (!is_pow2(s->blocksize) || s->blocksize < 512 || s->blocksize > 65536)
+		return rh_seterr(RH_ERR_CORRUPT, "xfs: block size %u is invalid", s->blocksize);
+	return 0;
+}
+
+/* Validate the primary superblock for the map (len >= 512 bytes at buf;
+ * the v5 CRC needs sectsize bytes). When sniffing, vol_size is 0, and a
+ * CRC that needs more than len bytes is not checked. */
 static int xfs_validate_sb(const uint8_t *buf, size_t len, uint64_t vol_size, struct xfs_sb *s)
 {
 	uint16_t version;
 	uint64_t full, bytes;
 	uint8_t blocklog, sectlog, agblklog;
+	int rc;
 
-	memset(s, 0, sizeof *s);
-	if (len < 512 || rh_be32dec(buf) != XFS_SB_MAGIC)
+	if (len < 512) {
+		memset(s, 0, sizeof *s);
 		return rh_seterr(RH_ERR_CORRUPT, "xfs: bad superblock magic");
-	s->blocksize = rh_be32dec(buf + 4);
-	s->dblocks = rh_be64dec(buf + 8);
-	s->agblocks = rh_be32dec(buf + 84);
-	s->agcount = rh_be32dec(buf + 88);
+	}
+	rc = xfs_decode_sb(buf, s);
+	if (rc < 0)
+		return rc;
 	version = rh_be16dec(buf + 100);
-	s->sectsize = rh_be16dec(buf + 102);
 	blocklog = buf[120];
 	sectlog = buf[121];
 	agblklog = buf[124];
@@ -103,8 +130,7 @@ static int xfs_validate_sb(const uint8_t *buf, size_t len, uint64_t vol_size, st
 		return rh_seterr(RH_ERR_UNSUPPORTED, "xfs: superblock version %u",
 				 version & XFS_SB_VERSION_NUMBITS);
 	}
-	if (!is_pow2(s->blocksize) || s->blocksize < 512 || s->blocksize > 65536 ||
-	    log2u(s->blocksize) != blocklog)
+	if (log2u(s->blocksize) != blocklog)
 		return rh_seterr(RH_ERR_CORRUPT, "xfs: block size %u is invalid", s->blocksize);
 	if (!is_pow2(s->sectsize) || s->sectsize < 512 || s->sectsize > 32768 ||
 	    s->sectsize > s->blocksize || log2u(s->sectsize) != sectlog)
@@ -141,13 +167,39 @@ static int xfs_validate_sb(const uint8_t *buf, size_t len, uint64_t vol_size, st
 	return 0;
 }
 
-bool usedmap_xfs_sniff(const uint8_t *sb, size_t len)
+static bool xfs_sniff(const uint8_t *buf, uint64_t vol_size)
 {
+	size_t len = (size_t)RH_MIN((uint64_t)FS_SNIFF_HEAD, vol_size);
 	struct xfs_sb s;
 
-	if (len < 512 || rh_be32dec(sb) != XFS_SB_MAGIC)
+	if (len < 512 || rh_be32dec(buf) != XFS_SB_MAGIC)
 		return false;
-	return xfs_validate_sb(sb, len, 0, &s) == 0;
+	return xfs_validate_sb(buf, len, 0, &s) == 0;
+}
+
+/* Size and used space from the superblock's counters, as df counts them.
+ * Only xfs_decode_sb's checks apply: a figure for df is wanted even where
+ * the map would refuse the filesystem. */
+static int xfs_usage(const struct um_vol *v, struct rh_fsinfo *fs)
+{
+	uint8_t buf[XFS_SB_DECODE_LEN];
+	struct xfs_sb sb;
+	uint64_t dblocks;
+	int rc;
+
+	rc = um_read(v, buf, sizeof buf, 0, "xfs superblock");
+	if (rc == 0)
+		rc = xfs_decode_sb(buf, &sb);
+	if (rc < 0)
+		return rc;
+	dblocks = sb.dblocks;
+	/* df does not count an internal log as used space. */
+	if (sb.logstart != 0 && sb.logblocks <= dblocks - RH_MIN(sb.fdblocks, dblocks))
+		dblocks -= sb.logblocks;
+	rc = fs_set_size_used(fs, dblocks, sb.fdblocks, sb.blocksize, "xfs");
+	if (rc == 0 && sb.logstart != 0)
+		fs->size += (uint64_t)sb.logblocks * sb.blocksize;
+	return rc;
 }
 
 /* Walk state for one AG. */
@@ -309,8 +361,8 @@ static int xfs_read_agf(struct xfs_walk *w, uint8_t *sect, uint32_t *root, uint3
 	return 0;
 }
 
-int usedmap_xfs_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
-		      uint32_t *bsize)
+static int xfs_build(struct um_ctx *c, const struct um_vol *v, struct rh_extents *x,
+		     uint32_t *bsize)
 {
 	struct xfs_sb sb;
 	struct xfs_walk w = { 0 };
@@ -384,3 +436,14 @@ out:
 	free(sect);
 	return rc;
 }
+
+static const char *const xfs_blkid[] = { "xfs", NULL };
+
+const struct fs_ops fs_xfs_ops = {
+	.type = RH_FS_XFS,
+	.name = "xfs",
+	.blkid_types = xfs_blkid,
+	.sniff = xfs_sniff,
+	.usage = xfs_usage,
+	.build = xfs_build,
+};
