@@ -245,7 +245,7 @@ struct rh_bt_opts {
 	unsigned progress_s;             /* seconds between progress calls; 0: never */
 	rh_bt_progress_fn progress;      /* may be NULL */
 	void *progress_arg;
-	volatile sig_atomic_t *stop;     /* set non-zero to abandon the run; may be NULL */
+	const volatile sig_atomic_t *stop; /* set non-zero to abandon the run; may be NULL */
 };
 
 /* Why the run ended. Values are stable (JSON "reason" names them). */
@@ -290,7 +290,8 @@ struct rh_bt_result {
  * is a new result freed with rh_bt_result_free and 0 is returned. Errors
  * that prevent a test return a negative code with a detail: RH_ERR_INVAL
  * (bad options), RH_ERR_NOTFOUND (no QEMU binary, no OVMF for --firmware
- * uefi), RH_ERR_IO (pipes, fork, temp files), RH_ERR_NOMEM. QEMU is always
+ * uefi; a QEMU that cannot be executed gives its errno's error), RH_ERR_IO
+ * (pipes, fork, temp files), RH_ERR_NOMEM. QEMU is always
  * reaped and the private temp directory (OVMF variables) removed before
  * returning. */
 int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out);

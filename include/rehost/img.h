@@ -22,6 +22,7 @@
 #ifndef REHOST_IMG_H
 #define REHOST_IMG_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -261,9 +262,9 @@ struct rh_img_copy_stats {
  * source has allocated and, when only is not NULL, that only marks used
  * (its size must cover the copy). Does not finalize dst. progress may be
  * NULL. stats may be NULL. Returns 0 or an error of rh_img_pread /
- * rh_img_write; RH_ERR_INTR when *stop becomes true (stop may be NULL). */
+ * rh_img_write; RH_ERR_INTR when *stop becomes non-zero (stop may be NULL). */
 int rh_img_copy(struct rh_img *src, struct rh_img_writer *dst, const struct rh_extents *only,
-		rh_img_progress_fn progress, void *ctx, volatile const bool *stop,
+		rh_img_progress_fn progress, void *ctx, const volatile sig_atomic_t *stop,
 		struct rh_img_copy_stats *stats);
 
 /* ---- export of a disk (src/lib/img/export.c) ---- */

@@ -1,7 +1,11 @@
-/* Helpers shared by the subcommands: error reporting and usage errors. */
+/* Helpers shared by the subcommands: error reporting, usage errors and
+ * the stop signals. */
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "rehost/err.h"
@@ -54,4 +58,35 @@ int cli_wants_help(int argc, char **argv)
 			return 1;
 	}
 	return 0;
+}
+
+volatile sig_atomic_t cli_stop;
+static volatile sig_atomic_t wake_fd = -1;
+
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+
+	cli_stop = sig;
+	/* A full pipe already means "wake up": it never blocks. */
+	if (wake_fd >= 0)
+		(void)!write(wake_fd, "x", 1);
+	errno = saved;
+}
+
+void cli_signals_init(unsigned flags, int fd)
+{
+	static const struct { unsigned flag; int sig; } stops[] = {
+		{ CLI_SIG_INT, SIGINT }, { CLI_SIG_TERM, SIGTERM }, { CLI_SIG_HUP, SIGHUP },
+	};
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	cli_stop = 0;
+	wake_fd = fd;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++)
+		if (flags & stops[i].flag)
+			sigaction(stops[i].sig, &sa, NULL);
+	if (flags & CLI_SIG_IGNORE_PIPE)
+		signal(SIGPIPE, SIG_IGN);
 }

@@ -6,6 +6,7 @@
 #ifndef REHOST_CLI_H
 #define REHOST_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "rehost/repl.h"
@@ -102,5 +103,29 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Common options handled by every subcommand: returns 1 and prints usage
  * when argv holds -h/--help. */
 int cli_wants_help(int argc, char **argv);
+
+/* The signals a command stops on (cli_signals_init). */
+enum cli_sig_flags {
+	CLI_SIG_INT = 1 << 0,
+	CLI_SIG_TERM = 1 << 1,
+	CLI_SIG_HUP = 1 << 2,
+	/* SIGPIPE ignored: a peer that went away is an EPIPE error to
+	 * report, not the death of the process. */
+	CLI_SIG_IGNORE_PIPE = 1 << 3,
+	CLI_SIG_STOP = CLI_SIG_INT | CLI_SIG_TERM,
+};
+
+/* The number of the signal that asked the command to stop; 0 until one
+ * came. It is the stop flag handed to the library (every library stop
+ * flag is a `const volatile sig_atomic_t *`). */
+extern volatile sig_atomic_t cli_stop;
+
+/* Catch the signals in flags (enum cli_sig_flags): each sets cli_stop
+ * (cleared here) and, when wake_fd >= 0, writes one byte to wake_fd (the
+ * non-blocking write end of a self-pipe, for a poll loop that must wake
+ * even when another thread took the signal). Without SA_RESTART, so a
+ * blocking read, poll or pause returns EINTR and the caller sees
+ * cli_stop at once. Signals not in flags are left as they are. */
+void cli_signals_init(unsigned flags, int wake_fd);
 
 #endif

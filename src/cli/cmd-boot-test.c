@@ -75,14 +75,6 @@ void usage_boot_test(FILE *out)
 		DEFAULT_TIMEOUT, DEFAULT_MEMORY, DEFAULT_TAIL, PROGRESS_S);
 }
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 static void on_progress(const struct rh_bt_progress *p, void *arg)
 {
 	(void)arg;
@@ -242,9 +234,8 @@ int cmd_boot_test(int argc, char **argv)
 		.tail_lines = DEFAULT_TAIL,
 		.progress_s = PROGRESS_S,
 		.progress = on_progress,
-		.stop = &stop_flag,
+		.stop = &cli_stop,
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct rh_bt_disk *disks = NULL;
 	struct rh_bt_result *res = NULL;
 	const char *disk_dir = NULL;
@@ -348,10 +339,7 @@ int cmd_boot_test(int argc, char **argv)
 		rh_log_info("disk%zu: %s (%s)%s", i, disks[i].path,
 			    rh_img_format_name(disks[i].format), i == 0 ? ", boots" : "");
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	cli_signals_init(CLI_SIG_STOP | CLI_SIG_HUP, -1);
 	rc = rh_bt_run(&o, &res);
 	if (rc < 0) {
 		cli_report(rc, "boot-test");

@@ -67,14 +67,6 @@ struct ctl {
 	struct rh_api_client *client;
 };
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
 /* ---- configuration ---- */
 
 static char *trim(char *s)
@@ -690,7 +682,6 @@ static int task_watch(struct ctl *c, int argc, char **argv)
 	bool tty = isatty(STDOUT_FILENO);
 	char path[512], line[512], last[512] = "";
 	time_t start = time(NULL);
-	struct sigaction sa = { .sa_handler = on_sigint };
 	int o;
 
 	optind = 0;
@@ -704,7 +695,8 @@ static int task_watch(struct ctl *c, int argc, char **argv)
 	optind += 2;
 	if (optind != argc)
 		return cli_usage_error("ctl", "unexpected argument '%s'", argv[optind]);
-	sigaction(SIGINT, &sa, NULL);
+	/* Only ^C ends a watch cleanly (exit 0); SIGTERM keeps its default. */
+	cli_signals_init(CLI_SIG_INT, -1);
 	snprintf(path, sizeof path, "/v1/tasks/%s", argv[2]);
 	for (;;) {
 		json_t *t = NULL, *subs, *sub, *cur = NULL;
@@ -757,13 +749,13 @@ static int task_watch(struct ctl *c, int argc, char **argv)
 		json_decref(t);
 		if (status >= 0)
 			return status;
-		if (interrupted || (timeout > 0 && time(NULL) - start >= timeout)) {
+		if (cli_stop || (timeout > 0 && time(NULL) - start >= timeout)) {
 			if (tty)
 				printf("\n");
-			fprintf(stderr, "rehost: watch stopped%s\n", interrupted ? "" : " (timeout)");
-			return interrupted ? EXIT_OK : EXIT_FAIL;
+			fprintf(stderr, "rehost: watch stopped%s\n", cli_stop ? "" : " (timeout)");
+			return cli_stop ? EXIT_OK : EXIT_FAIL;
 		}
-		for (int64_t s = 0; s < interval * 10 && !interrupted; s++)
+		for (int64_t s = 0; s < interval * 10 && !cli_stop; s++)
 			usleep(100000);
 	}
 }

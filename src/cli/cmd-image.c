@@ -152,13 +152,6 @@ static void progress_end(struct progress *p)
 		fputc('\n', stderr);
 }
 
-static volatile bool stop_flag;
-
-static void on_signal(int sig)
-{
-	stop_flag = true;
-}
-
 /* ---- shared option handling ---- */
 
 struct write_args {
@@ -192,16 +185,6 @@ static int make_create_opts(const char *cmd, const struct write_args *a, uint64_
 	return 0;
 }
 
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 /* Write src (restricted to only, when set) into a new image at out. */
 static int write_image(const char *cmd, struct rh_img *src, const char *out,
 		       const struct rh_img_create_opts *o, const struct rh_extents *only,
@@ -216,13 +199,13 @@ static int write_image(const char *cmd, struct rh_img *src, const char *out,
 	int rc;
 
 	pg.start = pg.last = now_s();
-	install_signals();
+	cli_signals_init(CLI_SIG_STOP, -1);
 	rc = rh_img_create(out, o, &w);
 	if (rc < 0) {
 		cli_report(rc, "%s", out);
 		return EXIT_FAIL;
 	}
-	rc = rh_img_copy(src, w, only, progress_cb, &pg, &stop_flag, &st);
+	rc = rh_img_copy(src, w, only, progress_cb, &pg, &cli_stop, &st);
 	if (rc == 0)
 		rc = rh_img_finalize(w);
 	progress_end(&pg);

@@ -67,14 +67,6 @@ void usage_verify(FILE *out)
 	usage_verify_block(out);
 }
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 struct cli_state {
 	enum progress_mode progress;
 	unsigned shown;
@@ -160,7 +152,6 @@ static int verify_files(int argc, char **argv)
 	struct cli_state cs = { .progress = PROGRESS_LOG };
 	const char *log_dir = NULL, *state_dir = DEFAULT_STATE_DIR;
 	char *result_log = NULL, *summary = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
 	bool json = false;
 	int64_t interval = 5;
 	int c, rc, ret = EXIT_FAIL;
@@ -224,10 +215,8 @@ static int verify_files(int argc, char **argv)
 		o.progress_arg = &cs;
 		o.progress_interval = (double)interval;
 	}
-	o.stop = &stop_flag;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	o.stop = &cli_stop;
+	cli_signals_init(CLI_SIG_STOP, -1);
 
 	rc = rh_fverify_run(&o, &st);
 	if (rc < 0) {

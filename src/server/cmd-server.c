@@ -73,13 +73,6 @@ struct opts {
 	char db_buf[4200], mk_buf[4200], cert_buf[4200], key_buf[4200];
 };
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o, int *first_arg)
 {
 	static const struct option lopts[] = {
@@ -387,7 +380,6 @@ int cmd_server(int argc, char **argv)
 	struct server srv = { 0 };
 	struct http_server *http = NULL;
 	struct http_opts ho = { .listen_fd = -1 };
-	struct sigaction sa = { .sa_handler = on_signal };
 	char *cert_pem = NULL, *key_pem = NULL;
 	int first = 0, rc, status = EXIT_FAIL;
 	uint16_t port;
@@ -440,7 +432,8 @@ int cmd_server(int argc, char **argv)
 	ho.tls = !o->plain;
 	ho.cert_pem = cert_pem;
 	ho.key_pem = key_pem;
-	signal(SIGPIPE, SIG_IGN);
+	/* Before the threads start: any of them may write to a closed socket. */
+	cli_signals_init(CLI_SIG_IGNORE_PIPE, -1);
 	rc = http_start(&srv, &ho, &http);
 	if (rc < 0) {
 		cli_report(rc, NULL);
@@ -448,15 +441,14 @@ int cmd_server(int argc, char **argv)
 	}
 	rh_log_info("listening on %s (port %u, %s), database %s (%s)", o->listen, port,
 		    o->plain ? "plain HTTP" : "HTTPS", o->db, rh_store_backend(srv.store));
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_signals_init(CLI_SIG_STOP, -1);
 	if (o->port_file != NULL && (rc = rh_net_write_port_file(o->port_file, port)) < 0) {
 		cli_report(rc, NULL);
 		goto out;
 	}
-	while (!stop_signal)
+	while (!cli_stop)
 		pause();
-	rh_log_info("stopping on signal %d", (int)stop_signal);
+	rh_log_info("stopping on signal %d", (int)cli_stop);
 	status = EXIT_OK;
 out:
 	srv.stopping = 1;

@@ -24,6 +24,7 @@
 #include "rehost/err.h"
 #include "rehost/log.h"
 #include "rehost/postconf.h"
+#include "rehost/proc.h"
 #include "rehost/repl.h"
 #include "rehost/snap.h"
 #include "target/target.h"
@@ -82,6 +83,32 @@ static int mark_configured(const struct rh_snap_target *t)
 	return 0;
 }
 
+struct postconf_child {
+	struct rh_postconf_opts *po;
+	const char *report_path;
+	bool json;
+};
+
+/* postconf in a child process (single-threaded here, so a whole
+ * program may run after fork). Returns its exit status. */
+static int postconf_child(void *arg)
+{
+	const struct postconf_child *c = arg;
+	json_t *rep = NULL;
+	int rc = rh_postconf_run(c->po, &rep);
+
+	if (rep != NULL && c->report_path != NULL)
+		json_dump_file(rep, c->report_path, JSON_INDENT(2));
+	if (rep != NULL && c->json) {
+		json_dumpf(rep, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	if (rc < 0)
+		cli_report(rc, "postconf");
+	fflush(NULL);
+	return rc < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
 void usage_target_cutover(FILE *out)
 {
 	fprintf(out,
@@ -116,7 +143,6 @@ int cmd_target_cutover(int argc, char **argv)
 	char paths[RH_SNAP_MAX_DISKS][4096];
 	const char *pp[RH_SNAP_MAX_DISKS];
 	struct rh_config *cfg = NULL;
-	json_t *rep = NULL;
 	bool json = false;
 	int c, rc;
 
@@ -191,8 +217,9 @@ int cmd_target_cutover(int argc, char **argv)
 	 * that ends with this process's other work, so run it in a child. */
 	fflush(NULL);
 	{
-		int lockfd = -1, st;
-		pid_t pid;
+		struct postconf_child pc = { .po = &po, .report_path = report_path, .json = json };
+		struct rh_proc child = { .fn = postconf_child, .fn_arg = &pc };
+		int lockfd = -1;
 
 		/* No replication session may write the disks meanwhile. */
 		rc = rh_target_lock(t.disk_dir ? t.disk_dir : t.state_dir, "cutover (postconf)", &lockfd);
@@ -200,31 +227,14 @@ int cmd_target_cutover(int argc, char **argv)
 			cli_report(rc, "target cutover");
 			goto fail;
 		}
-		pid = fork();
-
-		if (pid < 0) {
+		if ((rc = rh_proc_start(&child)) < 0) {
 			rh_target_unlock(lockfd);
-			cli_report(rh_seterr_errno(errno, "fork"), NULL);
+			cli_report(rc, NULL);
 			goto fail;
 		}
-		if (pid == 0) {
-			rc = rh_postconf_run(&po, &rep);
-			if (rep != NULL && report_path != NULL)
-				json_dump_file(rep, report_path, JSON_INDENT(2));
-			if (rep != NULL && json) {
-				json_dumpf(rep, stdout, JSON_INDENT(2));
-				putchar('\n');
-			}
-			if (rc < 0)
-				cli_report(rc, "postconf");
-			fflush(NULL);
-			_exit(rc < 0 ? EXIT_FAIL : EXIT_OK);
-		}
-		while (waitpid(pid, &st, 0) < 0)
-			if (errno != EINTR)
-				break;
+		rc = rh_proc_finish(&child);
 		rh_target_unlock(lockfd);
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		if (rc < 0 || !WIFEXITED(child.status) || WEXITSTATUS(child.status) != 0) {
 			rh_log_error("postconf failed: rolling the disks back to the sync snapshot");
 			rc = rh_snap_rollback(&t, "sync", NULL);
 			if (rc < 0)

@@ -97,18 +97,9 @@ const struct cli_sub target_subcommands[] = {
 	{ NULL, NULL, NULL },
 };
 
-static volatile sig_atomic_t stopping;
-/* Self-pipe: signal handler and finished sessions wake the accept loop. */
+/* Self-pipe: the stop signals (cli_signals_init) and finished sessions
+ * wake the accept loop. */
 static int wake_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-
-	stopping = sig;
-	(void)!write(wake_pipe[1], "x", 1);
-	errno = saved;
-}
 
 static void drain_wake_pipe(void)
 {
@@ -124,7 +115,7 @@ static int listen_loop(struct rh_gate *g, struct target_sessions *ts, bool once)
 {
 	int status = EXIT_FAIL, job_rc = 0;
 
-	while (!stopping) {
+	while (!cli_stop) {
 		struct rh_tls_conn *conn = NULL;
 		struct timeval tv = { .tv_sec = SESSION_IO_TIMEOUT_S };
 		/* Wake at least once a second, whatever happens. */
@@ -150,8 +141,8 @@ static int listen_loop(struct rh_gate *g, struct target_sessions *ts, bool once)
 		if (target_sessions_start(ts, conn) < 0)
 			rh_log_error("%s", rh_lasterr());
 	}
-	if (stopping) {
-		rh_log_info("stopping on signal %d: %u session%s aborted", (int)stopping,
+	if (cli_stop) {
+		rh_log_info("stopping on signal %d: %u session%s aborted", (int)cli_stop,
 			    target_sessions_serving(ts), target_sessions_serving(ts) == 1 ? "" : "s");
 	}
 	return status;
@@ -183,7 +174,6 @@ int cmd_target(int argc, char **argv)
 	int64_t max_sessions = DEFAULT_MAX_SESSIONS, max_pending = RH_GATE_DEFAULT_PENDING,
 		hs_timeout = RH_GATE_DEFAULT_TIMEOUT_MS / 1000;
 	struct rh_snap_target snapt;
-	struct sigaction sa = { .sa_handler = on_signal };
 	bool once = false;
 	uint16_t port;
 	int c, lfd, rc, status = EXIT_FAIL;
@@ -257,9 +247,7 @@ int cmd_target(int argc, char **argv)
 		cli_report(rc, NULL);
 		goto out;
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli_signals_init(CLI_SIG_STOP | CLI_SIG_IGNORE_PIPE, wake_pipe[1]);
 	rh_log_info("listening on %s (port %u), writing to %s", listen_addr, port,
 		    ro.disk_dir ? ro.disk_dir : devices[0]);
 	if (port_file != NULL && (rc = rh_net_write_port_file(port_file, port)) < 0) {

@@ -165,11 +165,6 @@ enum rh_accel_verdict rh_accel_probe(const char *qemu, const char *kernel, unsig
 		snprintf(reason, len, "could not run the KVM probe: %s", rh_lasterr());
 		return RH_ACCEL_NO_RUN;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		snprintf(reason, len, "could not run the KVM probe: %s",
-			 said[0] ? said : "cannot execute QEMU");
-		return RH_ACCEL_NO_RUN;
-	}
 	if ((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) ||
 	    (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGABRT))
 		snprintf(reason, len, "KVM unusable: qemu aborted: %s", said[0] ? said : "no message");

@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +20,7 @@
 #include "rehost/boottest.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
+#include "rehost/proc.h"
 
 /* A partial line this long without new bytes is looked at as a line:
  * prompts ("login: ", "grub rescue> ") and SeaBIOS's final "No bootable
@@ -66,9 +65,10 @@ struct run {
 	size_t err_len;
 	int log_fd;
 	bool log_failed;
-	pid_t pid;
-	int status;
-	bool reaped;
+	struct rh_proc proc;        /* QEMU */
+	bool started, reaped;
+	int status;                 /* QEMU's raw wait status once reaped */
+	bool settle;                /* a fatal line came: reading the rest */
 	double t0, verdict_at;
 	char tmpdir[4096];
 	char vars[4096 + 32];
@@ -163,15 +163,13 @@ static void check_partial(struct run *r, struct stream *s, double t)
 
 static void reap(struct run *r, bool block)
 {
-	pid_t p;
-
-	if (r->pid <= 0 || r->reaped)
+	if (!r->started || r->reaped)
 		return;
-	do
-		p = waitpid(r->pid, &r->status, block ? 0 : WNOHANG);
-	while (p < 0 && errno == EINTR);
-	if (p == r->pid || (p < 0 && errno == ECHILD))
+	/* An error (ECHILD) means there is nothing left to wait for. */
+	if (rh_proc_wait(&r->proc, block ? 0 : RH_PROC_NOHANG) != 0) {
 		r->reaped = true;
+		r->status = r->proc.status;
+	}
 }
 
 /* Wait for readable pipes up to ms milliseconds, then read them all. */
@@ -213,18 +211,18 @@ static void stop_qemu(struct run *r)
 	double dl;
 
 	reap(r, false);
-	if (r->pid <= 0 || r->reaped)
+	if (!r->started || r->reaped)
 		return;
-	kill(r->pid, SIGTERM);
+	rh_proc_kill(&r->proc, SIGTERM);
 	dl = now_s() + STOP_GRACE_S;
 	while (!r->reaped && now_s() < dl) {
 		poll_streams(r, 50);
 		reap(r, false);
 	}
 	if (!r->reaped) {
-		rh_log_warn("QEMU (pid %d) ignored SIGTERM for %.0f s; killing it", (int)r->pid,
+		rh_log_warn("QEMU (pid %d) ignored SIGTERM for %.0f s; killing it", (int)r->proc.pid,
 			    STOP_GRACE_S);
-		kill(r->pid, SIGKILL);
+		rh_proc_kill(&r->proc, SIGKILL);
 		reap(r, true);
 	}
 }
@@ -310,36 +308,6 @@ static int find_binary(const char *name)
 	return rh_seterr(RH_ERR_NOTFOUND,
 			 "%s not found in PATH: install QEMU (Debian: qemu-system-x86) or "
 			 "name the binary with --qemu", name);
-}
-
-/* Child side of fork: only async-signal-safe calls until exec. */
-static void child_exec(char **argv, int null_fd, int out_fd, int err_fd, int scr_fd)
-{
-	sigset_t none;
-
-	/* Its own process group: a ^C at the terminal reaches rehost, which
-	 * stops QEMU itself. The parent-death signal covers rehost being
-	 * killed outright: QEMU must not outlive it. */
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-		_exit(126);
-	if (scr_fd >= 0) {
-		if (scr_fd == 3)
-			fcntl(3, F_SETFD, 0);
-		else if (dup2(scr_fd, 3) < 0)
-			_exit(126);
-	}
-	execvp(argv[0], argv);
-	{
-		static const char msg[] = "rehost boot-test: cannot execute QEMU\n";
-
-		(void)!write(2, msg, sizeof msg - 1);
-	}
-	_exit(127);
 }
 
 /* Copy src (NULL: "") into dst of len bytes, cut to fit. */
@@ -562,19 +530,289 @@ static int check_opts(const struct rh_bt_opts *o)
 	return 0;
 }
 
+/* The private files of this run in a new temp directory: the OVMF
+ * variables (UEFI: the firmware writes them, so each run gets a copy of
+ * the template) or SeaBIOS's serial console setting (BIOS). code gets
+ * the OVMF code path. */
+static int make_private_files(struct run *r, char *code, size_t len)
+{
+	const struct rh_bt_opts *o = r->o;
+	char vars_tpl[4096];
+	int rc;
+
+	snprintf(r->tmpdir, sizeof r->tmpdir, "%s/rehost-boot-test.XXXXXX",
+		 getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(r->tmpdir) == NULL) {
+		rc = rh_seterr_errno(errno, "temporary directory %s", r->tmpdir);
+		r->tmpdir[0] = '\0';
+		return rc;
+	}
+	if (o->firmware != RH_BT_UEFI) {
+		/* fw_cfg integers are little-endian binary: COM2's 0x2f8. */
+		static const unsigned char com2[2] = { 0xf8, 0x02 };
+
+		snprintf(r->sercon, sizeof r->sercon, "%s/sercon-port", r->tmpdir);
+		if ((rc = write_file(r->sercon, com2, sizeof com2)) < 0)
+			unlink(r->sercon);
+		return rc;
+	}
+	if (o->ovmf_code != NULL) {
+		set_text(code, len, o->ovmf_code);
+		if (o->ovmf_vars == NULL)
+			return rh_seterr(RH_ERR_INVAL,
+					 "--ovmf-code without --ovmf-vars: name the "
+					 "variables template that belongs to %s", code);
+		set_text(vars_tpl, sizeof vars_tpl, o->ovmf_vars);
+		if (access(code, R_OK) < 0)
+			return rh_seterr_errno(errno, "OVMF code %s", code);
+	} else if ((rc = rh_bt_find_ovmf(code, vars_tpl, len)) < 0) {
+		return rc;
+	}
+	snprintf(r->vars, sizeof r->vars, "%s/OVMF_VARS.fd", r->tmpdir);
+	if ((rc = copy_file(vars_tpl, r->vars)) < 0) {
+		unlink(r->vars);
+		return rc;
+	}
+	rh_log_info("UEFI firmware %s, variables copied from %s", code, vars_tpl);
+	return 0;
+}
+
+/* Set-up: the accelerator, the private files, QEMU's command line and
+ * the console log. */
+static int run_prepare(struct run *r, struct rh_bt_result *res, char ***argv)
+{
+	const struct rh_bt_opts *o = r->o;
+	struct rh_accel_opts ao = { .want = o->accel, .qemu = o->qemu, .kernel = o->probe_kernel };
+	struct rh_accel_choice ac;
+	char code[4096];
+	const char *accel;
+	int rc;
+
+	if ((rc = rh_bt_console_new(o->tail_lines, &r->ser.con)) < 0 ||
+	    (rc = rh_bt_console_new(SCREEN_TAIL, &r->scr.con)) < 0)
+		return rc;
+	/* The probe logs the one line that says which and why. */
+	if ((rc = rh_accel_choose(&ao, &ac)) < 0)
+		return rc;
+	accel = rh_accel_name(ac.accel);
+	set_text(res->accel, sizeof res->accel, accel);
+	set_text(res->accel_reason, sizeof res->accel_reason, ac.reason);
+	if ((rc = make_private_files(r, code, sizeof code)) < 0)
+		return rc;
+	if ((rc = rh_bt_build_argv(o, accel, o->firmware == RH_BT_BIOS ? "/dev/fd/3" : NULL,
+				   r->sercon, code, r->vars, argv)) < 0)
+		return rc;
+	if (o->console_log != NULL) {
+		r->log_fd = open(o->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (r->log_fd < 0)
+			return rh_seterr_errno(errno, "console log %s", o->console_log);
+	}
+	return 0;
+}
+
+/* Start QEMU: the serial console (ttyS0) on its stdout, stderr kept for
+ * the error message, and with BIOS the screen copy on descriptor 3. */
+static int run_start(struct run *r, char **argv)
+{
+	const struct rh_bt_opts *o = r->o;
+	int scr_p[2] = { -1, -1 }, rc;
+
+	if (o->firmware == RH_BT_BIOS && pipe2(scr_p, O_CLOEXEC) < 0)
+		return rh_seterr_errno(errno, "pipes for QEMU");
+	if (rh_log_enabled(RH_LOG_DEBUG1)) {
+		char line[4096];
+		size_t l = 0;
+
+		for (size_t i = 0; argv[i] != NULL && l < sizeof line; i++)
+			l += (size_t)snprintf(line + l, sizeof line - l, "%s%s", i ? " " : "", argv[i]);
+		rh_log_debug("running %s", line);
+	}
+	r->proc = (struct rh_proc){
+		.argv = (const char *const *)argv,
+		.in = { RH_PROC_NULL, -1 },
+		.out = { RH_PROC_PIPE, -1 },
+		.err = { RH_PROC_PIPE, -1 },
+		.fds = &scr_p[1],
+		.nfds = scr_p[1] >= 0 ? 1 : 0,
+		/* Its own process group: a ^C at the terminal reaches
+		 * rehost, which stops QEMU itself. The parent-death signal
+		 * covers rehost being killed outright: QEMU must not
+		 * outlive it. */
+		.flags = RH_PROC_PGROUP,
+		.pdeathsig = SIGTERM,
+	};
+	rc = rh_proc_start(&r->proc);
+	if (scr_p[1] >= 0)
+		close(scr_p[1]);
+	if (rc < 0) {
+		if (scr_p[0] >= 0)
+			close(scr_p[0]);
+		return rc;
+	}
+	r->started = true;
+	r->t0 = now_s();
+	/* The streams own the read ends from here. */
+	r->ser.fd = r->proc.out.fd;
+	r->err_fd = r->proc.err.fd;
+	r->proc.out.fd = r->proc.err.fd = -1;
+	r->scr.fd = scr_p[0];
+	fcntl(r->ser.fd, F_SETFL, O_NONBLOCK);
+	fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
+	if (r->scr.fd >= 0)
+		fcntl(r->scr.fd, F_SETFL, O_NONBLOCK);
+	r->ser.last_byte = r->scr.last_byte = r->t0;
+	rh_log_info("QEMU started (pid %d): %zu disk%s on %s, %s, %u MiB, %u CPU%s, timeout %u s",
+		    (int)r->proc.pid, o->ndisks, o->ndisks == 1 ? "" : "s", rh_bt_bus_name(o->bus),
+		    rh_bt_firmware_name(o->firmware), o->memory_mib, o->cpus,
+		    o->cpus == 1 ? "" : "s", o->timeout_s);
+	return 0;
+}
+
+/* QEMU has exited: read what it wrote before it went, then judge
+ * (bounded: nothing else should hold the pipes open). */
+static enum rh_bt_reason judge_exit(struct run *r)
+{
+	double dl = now_s() + 2.0;
+
+	while ((r->ser.fd >= 0 || r->scr.fd >= 0 || r->err_fd >= 0) && now_s() < dl)
+		poll_streams(r, 100);
+	rh_bt_console_flush(r->ser.con, on_line, &r->ser);
+	rh_bt_console_flush(r->scr.con, on_line, &r->scr);
+	r->verdict_at = r->settle ? r->verdict_at : now_s();
+	if (r->w.state == RH_BT_LOGIN)
+		return RH_BT_R_LOGIN;
+	if (r->w.state == RH_BT_FATAL)
+		return RH_BT_R_FATAL;
+	if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)
+		return RH_BT_R_QEMU_EXIT;
+	return RH_BT_R_QEMU_ERROR;
+}
+
+/* Tell the caller how far the boot got: the last console line, or
+ * before the guest says anything, the BIOS screen's. */
+static void report_progress(struct run *r, double t)
+{
+	size_t n = rh_bt_console_tail_count(r->ser.con);
+	const char *last = rh_bt_console_partial(r->ser.con);
+	struct rh_bt_progress p = {
+		.seconds = t - r->t0,
+		.console_lines = rh_bt_console_lines(r->ser.con),
+	};
+
+	if (*last == '\0' && n > 0)
+		last = rh_bt_console_tail_line(r->ser.con, n - 1);
+	p.last_line = last;
+	n = rh_bt_console_tail_count(r->scr.con);
+	p.screen_line = rh_bt_console_partial(r->scr.con);
+	if (*p.screen_line == '\0' && n > 0)
+		p.screen_line = rh_bt_console_tail_line(r->scr.con, n - 1);
+	r->o->progress(&p, r->o->progress_arg);
+}
+
+/* Watch the consoles until there is a verdict: a login prompt, a fatal
+ * line (and the rest of its message), QEMU's exit, the timeout or the
+ * caller's stop flag. Returns the reason; r->verdict_at says when. */
+static enum rh_bt_reason run_watch(struct run *r)
+{
+	const struct rh_bt_opts *o = r->o;
+	double next_progress = r->t0 + o->progress_s;
+
+	for (;;) {
+		double t;
+
+		poll_streams(r, 200);
+		t = now_s();
+		check_partial(r, &r->ser, t);
+		check_partial(r, &r->scr, t);
+		if (r->w.state == RH_BT_LOGIN) {
+			r->verdict_at = t;
+			return RH_BT_R_LOGIN;
+		}
+		if (r->w.state == RH_BT_FATAL && !r->settle) {
+			r->settle = true;
+			r->verdict_at = t;
+			rh_log_debug("fatal line (%s): %s; reading the rest", r->w.fatal->id,
+				     r->w.fatal_line);
+		}
+		if (r->settle) {
+			double quiet = t - (r->ser.last_byte > r->scr.last_byte ? r->ser.last_byte
+										 : r->scr.last_byte);
+
+			if (quiet >= SETTLE_QUIET_S || t - r->verdict_at >= SETTLE_MAX_S)
+				return RH_BT_R_FATAL;
+		}
+		reap(r, false);
+		if (r->reaped)
+			return judge_exit(r);
+		if (!r->settle && t - r->t0 >= o->timeout_s) {
+			r->verdict_at = t;
+			return RH_BT_R_TIMEOUT;
+		}
+		if (o->stop != NULL && *o->stop) {
+			r->verdict_at = t;
+			return RH_BT_R_STOPPED;
+		}
+		if (o->progress_s > 0 && o->progress != NULL && t >= next_progress) {
+			report_progress(r, t);
+			next_progress += o->progress_s;
+		}
+	}
+}
+
+/* After the verdict: stop QEMU, and fill res with what was seen and the
+ * explanation. */
+static int run_verdict(struct run *r, struct rh_bt_result *res)
+{
+	const struct rh_bt_opts *o = r->o;
+
+	stop_qemu(r);
+	res->qemu_status = r->status;
+	/* A prompt without newline belongs in the tail. */
+	rh_bt_console_flush(r->ser.con, NULL, NULL);
+	rh_bt_console_flush(r->scr.con, NULL, NULL);
+	res->seconds = r->verdict_at - r->t0;
+	res->console_bytes = rh_bt_console_bytes(r->ser.con);
+	res->console_lines = rh_bt_console_lines(r->ser.con);
+	if ((res->qemu_stderr = strdup(r->err_buf)) == NULL ||
+	    copy_tail(r->ser.con, o->tail_lines, &res->tail, &res->ntail) < 0 ||
+	    copy_tail(r->scr.con, SCREEN_TAIL, &res->screen_tail, &res->nscreen_tail) < 0)
+		return RH_ERR_NOMEM;
+	explain(r, res);
+	return 0;
+}
+
+/* Stop QEMU if it still runs, close everything, remove the private
+ * files; r is freed. */
+static void run_cleanup(struct run *r)
+{
+	const struct rh_bt_opts *o = r->o;
+
+	stop_qemu(r);
+	if (r->ser.fd >= 0)
+		close(r->ser.fd);
+	if (r->scr.fd >= 0)
+		close(r->scr.fd);
+	if (r->err_fd >= 0)
+		close(r->err_fd);
+	if (r->log_fd >= 0 && close(r->log_fd) < 0)
+		rh_log_warn("console log %s: %s", o->console_log, strerror(errno));
+	if (r->vars[0] != '\0')
+		unlink(r->vars);
+	if (r->sercon[0] != '\0')
+		unlink(r->sercon);
+	if (r->tmpdir[0] != '\0' && rmdir(r->tmpdir) < 0)
+		rh_log_warn("cannot remove %s: %s", r->tmpdir, strerror(errno));
+	rh_bt_console_free(r->ser.con);
+	rh_bt_console_free(r->scr.con);
+	free(r);
+}
+
 int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 {
 	struct run *r = NULL;
 	struct rh_bt_result *res = NULL;
-	int ser_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, scr_p[2] = { -1, -1 };
-	int null_fd = -1, rc;
-	char code[4096], vars_tpl[4096];
-	struct rh_accel_opts ao = { .want = o->accel, .qemu = o->qemu, .kernel = o->probe_kernel };
-	struct rh_accel_choice ac;
-	const char *accel;
 	char **argv = NULL;
-	double next_progress, t;
-	bool settle = false;
+	int rc;
 
 	*out = NULL;
 	if ((rc = check_opts(o)) < 0)
@@ -587,8 +825,9 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 	r = calloc(1, sizeof *r);
 	res = calloc(1, sizeof *res);
 	if (r == NULL || res == NULL) {
-		rc = RH_ERR_NOMEM;
-		goto out;
+		free(r);
+		free(res);
+		return RH_ERR_NOMEM;
 	}
 	r->o = o;
 	r->ser.fd = r->scr.fd = r->err_fd = r->log_fd = -1;
@@ -597,241 +836,17 @@ int rh_bt_run(const struct rh_bt_opts *o, struct rh_bt_result **out)
 	r->scr.src = RH_BT_SCREEN;
 	res->qemu_status = -1;
 	rh_bt_watch_init(&r->w, NULL);
-	if ((rc = rh_bt_console_new(o->tail_lines, &r->ser.con)) < 0 ||
-	    (rc = rh_bt_console_new(SCREEN_TAIL, &r->scr.con)) < 0)
+	if ((rc = run_prepare(r, res, &argv)) < 0 || (rc = run_start(r, argv)) < 0)
 		goto out;
-
-	/* The probe logs the one line that says which and why. */
-	if ((rc = rh_accel_choose(&ao, &ac)) < 0)
+	res->reason = run_watch(r);
+	if ((rc = run_verdict(r, res)) < 0)
 		goto out;
-	accel = rh_accel_name(ac.accel);
-	set_text(res->accel, sizeof res->accel, accel);
-	set_text(res->accel_reason, sizeof res->accel_reason, ac.reason);
-
-	/* Private files of this run (OVMF variables, SeaBIOS's serial
-	 * console setting) live in a temp directory removed afterwards. */
-	snprintf(r->tmpdir, sizeof r->tmpdir, "%s/rehost-boot-test.XXXXXX",
-		 getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(r->tmpdir) == NULL) {
-		rc = rh_seterr_errno(errno, "temporary directory %s", r->tmpdir);
-		r->tmpdir[0] = '\0';
-		goto out;
-	}
-	if (o->firmware == RH_BT_UEFI) {
-		if (o->ovmf_code != NULL) {
-			set_text(code, sizeof code, o->ovmf_code);
-			if (o->ovmf_vars == NULL) {
-				rc = rh_seterr(RH_ERR_INVAL,
-					       "--ovmf-code without --ovmf-vars: name the "
-					       "variables template that belongs to %s", code);
-				goto out;
-			}
-			set_text(vars_tpl, sizeof vars_tpl, o->ovmf_vars);
-			if (access(code, R_OK) < 0) {
-				rc = rh_seterr_errno(errno, "OVMF code %s", code);
-				goto out;
-			}
-		} else if ((rc = rh_bt_find_ovmf(code, vars_tpl, sizeof code)) < 0) {
-			goto out;
-		}
-		/* The firmware writes its variables: each run gets a private
-		 * copy of the template. */
-		snprintf(r->vars, sizeof r->vars, "%s/OVMF_VARS.fd", r->tmpdir);
-		if ((rc = copy_file(vars_tpl, r->vars)) < 0) {
-			unlink(r->vars);
-			goto out;
-		}
-		rh_log_info("UEFI firmware %s, variables copied from %s", code, vars_tpl);
-	} else {
-		/* fw_cfg integers are little-endian binary: COM2's 0x2f8. */
-		static const unsigned char com2[2] = { 0xf8, 0x02 };
-
-		snprintf(r->sercon, sizeof r->sercon, "%s/sercon-port", r->tmpdir);
-		if ((rc = write_file(r->sercon, com2, sizeof com2)) < 0) {
-			unlink(r->sercon);
-			goto out;
-		}
-	}
-	if ((rc = rh_bt_build_argv(o, accel, o->firmware == RH_BT_BIOS ? "/dev/fd/3" : NULL,
-				   r->sercon, code, r->vars, &argv)) < 0)
-		goto out;
-	if (o->console_log != NULL) {
-		r->log_fd = open(o->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-		if (r->log_fd < 0) {
-			rc = rh_seterr_errno(errno, "console log %s", o->console_log);
-			goto out;
-		}
-	}
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0 || pipe2(ser_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    (o->firmware == RH_BT_BIOS && pipe2(scr_p, O_CLOEXEC) < 0)) {
-		rc = rh_seterr_errno(errno, "pipes for QEMU");
-		goto out;
-	}
-	if (rh_log_enabled(RH_LOG_DEBUG1)) {
-		char line[4096];
-		size_t l = 0;
-
-		for (size_t i = 0; argv[i] != NULL && l < sizeof line; i++)
-			l += (size_t)snprintf(line + l, sizeof line - l, "%s%s", i ? " " : "", argv[i]);
-		rh_log_debug("running %s", line);
-	}
-	r->pid = fork();
-	if (r->pid < 0) {
-		rc = rh_seterr_errno(errno, "fork");
-		goto out;
-	}
-	if (r->pid == 0)
-		child_exec(argv, null_fd, ser_p[1], err_p[1], scr_p[1]);
-	r->t0 = now_s();
-	close(ser_p[1]);
-	close(err_p[1]);
-	ser_p[1] = err_p[1] = -1;
-	if (scr_p[1] >= 0) {
-		close(scr_p[1]);
-		scr_p[1] = -1;
-	}
-	r->ser.fd = ser_p[0];
-	r->err_fd = err_p[0];
-	r->scr.fd = scr_p[0];
-	ser_p[0] = err_p[0] = scr_p[0] = -1;
-	fcntl(r->ser.fd, F_SETFL, O_NONBLOCK);
-	fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
-	if (r->scr.fd >= 0)
-		fcntl(r->scr.fd, F_SETFL, O_NONBLOCK);
-	r->ser.last_byte = r->scr.last_byte = r->t0;
-	rh_log_info("QEMU started (pid %d): %zu disk%s on %s, %s, %u MiB, %u CPU%s, timeout %u s",
-		    (int)r->pid, o->ndisks, o->ndisks == 1 ? "" : "s", rh_bt_bus_name(o->bus),
-		    rh_bt_firmware_name(o->firmware), o->memory_mib, o->cpus,
-		    o->cpus == 1 ? "" : "s", o->timeout_s);
-
-	next_progress = r->t0 + o->progress_s;
-	for (;;) {
-		poll_streams(r, 200);
-		t = now_s();
-		check_partial(r, &r->ser, t);
-		check_partial(r, &r->scr, t);
-		if (r->w.state == RH_BT_LOGIN) {
-			res->reason = RH_BT_R_LOGIN;
-			r->verdict_at = t;
-			break;
-		}
-		if (r->w.state == RH_BT_FATAL && !settle) {
-			settle = true;
-			r->verdict_at = t;
-			rh_log_debug("fatal line (%s): %s; reading the rest", r->w.fatal->id,
-				     r->w.fatal_line);
-		}
-		if (settle) {
-			double quiet = t - (r->ser.last_byte > r->scr.last_byte ? r->ser.last_byte
-										 : r->scr.last_byte);
-
-			if (quiet >= SETTLE_QUIET_S || t - r->verdict_at >= SETTLE_MAX_S) {
-				res->reason = RH_BT_R_FATAL;
-				break;
-			}
-		}
-		reap(r, false);
-		if (r->reaped) {
-			/* Read what QEMU wrote before it went, then judge
-			 * (bounded: nothing else should hold the pipes open). */
-			double dl = now_s() + 2.0;
-
-			while ((r->ser.fd >= 0 || r->scr.fd >= 0 || r->err_fd >= 0) && now_s() < dl)
-				poll_streams(r, 100);
-			rh_bt_console_flush(r->ser.con, on_line, &r->ser);
-			rh_bt_console_flush(r->scr.con, on_line, &r->scr);
-			r->verdict_at = settle ? r->verdict_at : now_s();
-			if (r->w.state == RH_BT_LOGIN)
-				res->reason = RH_BT_R_LOGIN;
-			else if (r->w.state == RH_BT_FATAL)
-				res->reason = RH_BT_R_FATAL;
-			else if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)
-				res->reason = RH_BT_R_QEMU_EXIT;
-			else
-				res->reason = RH_BT_R_QEMU_ERROR;
-			break;
-		}
-		if (!settle && t - r->t0 >= o->timeout_s) {
-			res->reason = RH_BT_R_TIMEOUT;
-			r->verdict_at = t;
-			break;
-		}
-		if (o->stop != NULL && *o->stop) {
-			res->reason = RH_BT_R_STOPPED;
-			r->verdict_at = t;
-			break;
-		}
-		if (o->progress_s > 0 && o->progress != NULL && t >= next_progress) {
-			size_t n = rh_bt_console_tail_count(r->ser.con);
-			const char *last = rh_bt_console_partial(r->ser.con);
-			struct rh_bt_progress p = {
-				.seconds = t - r->t0,
-				.console_lines = rh_bt_console_lines(r->ser.con),
-			};
-
-			if (*last == '\0' && n > 0)
-				last = rh_bt_console_tail_line(r->ser.con, n - 1);
-			p.last_line = last;
-			n = rh_bt_console_tail_count(r->scr.con);
-			p.screen_line = rh_bt_console_partial(r->scr.con);
-			if (*p.screen_line == '\0' && n > 0)
-				p.screen_line = rh_bt_console_tail_line(r->scr.con, n - 1);
-			o->progress(&p, o->progress_arg);
-			next_progress += o->progress_s;
-		}
-	}
-	stop_qemu(r);
-	res->qemu_status = r->status;
-	/* A prompt without newline belongs in the tail. */
-	rh_bt_console_flush(r->ser.con, NULL, NULL);
-	rh_bt_console_flush(r->scr.con, NULL, NULL);
-	res->seconds = r->verdict_at - r->t0;
-	res->console_bytes = rh_bt_console_bytes(r->ser.con);
-	res->console_lines = rh_bt_console_lines(r->ser.con);
-	if ((res->qemu_stderr = strdup(r->err_buf)) == NULL ||
-	    (rc = copy_tail(r->ser.con, o->tail_lines, &res->tail, &res->ntail)) < 0 ||
-	    (rc = copy_tail(r->scr.con, SCREEN_TAIL, &res->screen_tail, &res->nscreen_tail)) < 0) {
-		rc = RH_ERR_NOMEM;
-		goto out;
-	}
-	explain(r, res);
 	res->argv = argv;
 	argv = NULL;
 	*out = res;
 	res = NULL;
-	rc = 0;
 out:
-	if (r != NULL) {
-		stop_qemu(r);
-		if (r->ser.fd >= 0)
-			close(r->ser.fd);
-		if (r->scr.fd >= 0)
-			close(r->scr.fd);
-		if (r->err_fd >= 0)
-			close(r->err_fd);
-		if (r->log_fd >= 0 && close(r->log_fd) < 0)
-			rh_log_warn("console log %s: %s", o->console_log, strerror(errno));
-		if (r->vars[0] != '\0')
-			unlink(r->vars);
-		if (r->sercon[0] != '\0')
-			unlink(r->sercon);
-		if (r->tmpdir[0] != '\0' && rmdir(r->tmpdir) < 0)
-			rh_log_warn("cannot remove %s: %s", r->tmpdir, strerror(errno));
-		rh_bt_console_free(r->ser.con);
-		rh_bt_console_free(r->scr.con);
-		free(r);
-	}
-	for (int i = 0; i < 2; i++) {
-		if (ser_p[i] >= 0)
-			close(ser_p[i]);
-		if (err_p[i] >= 0)
-			close(err_p[i]);
-		if (scr_p[i] >= 0)
-			close(scr_p[i]);
-	}
-	if (null_fd >= 0)
-		close(null_fd);
+	run_cleanup(r);
 	rh_bt_argv_free(argv);
 	rh_bt_result_free(res);
 	return rc;

@@ -15,7 +15,7 @@ int diskprep_run(const char *const *argv, char *out, size_t outlen)
 	const struct rh_run_opts o = { .env_add = env_add };
 	int st = rh_run(argv, &o, out, outlen);
 
-	if (st == 127)
+	if (st == RH_ERR_NOTFOUND)
 		return rh_seterr(RH_ERR_NOTFOUND, "%s not found; install it (e2fsprogs, xfsprogs or lvm2)",
 				 argv[0]);
 	return st;

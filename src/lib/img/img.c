@@ -775,7 +775,7 @@ struct copy_state {
 	const struct rh_extents *only;
 	uint64_t end;           /* bytes to copy */
 	uint64_t total;         /* data bytes to read (counting pass) */
-	volatile const bool *stop;
+	const volatile sig_atomic_t *stop;
 	bool counting;          /* first pass: only add up total */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -875,7 +875,7 @@ static void *reader_main(void *arg)
 }
 
 int rh_img_copy(struct rh_img *src, struct rh_img_writer *dst, const struct rh_extents *only,
-		rh_img_progress_fn progress, void *ctx, volatile const bool *stop,
+		rh_img_progress_fn progress, void *ctx, const volatile sig_atomic_t *stop,
 		struct rh_img_copy_stats *stats)
 {
 	struct rh_img_copy_stats local, *st = stats ? stats : &local;

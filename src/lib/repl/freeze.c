@@ -8,19 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rehost/err.h"
 #include "rehost/freeze.h"
 #include "rehost/log.h"
+#include "rehost/proc.h"
 
 struct rh_freeze {
 	int fds[RH_FREEZE_MAX];   /* directory fds of the frozen mounts */
 	size_t n;
-	int pipe_w;               /* closing it wakes the watchdog */
-	pid_t watchdog;
+	struct rh_proc watchdog;  /* its stdin is a pipe: closing our end (in.fd) wakes it */
 	struct timespec t0;
 };
 
@@ -31,25 +30,36 @@ static void thaw_all(const int *fds, size_t n)
 		ioctl(fds[i], FITHAW, 0);
 }
 
-/* The watchdog: only async-signal-safe calls after fork. */
-static void watchdog_main(int pipe_r, const int *fds, size_t n, unsigned timeout_s)
-{
-	struct pollfd pfd = { .fd = pipe_r, .events = POLLIN };
+struct watchdog_arg {
+	const struct rh_freeze *f;
+	unsigned timeout_s;
+};
 
-	signal(SIGINT, SIG_IGN); /* a ^C to the group must not skip the thaw */
-	signal(SIGTERM, SIG_IGN);
+/* The watchdog, in a forked child: only async-signal-safe calls (the
+ * caller may have threads). */
+static int watchdog_main(void *arg)
+{
+	const struct watchdog_arg *a = arg;
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+
+	/* A ^C to the group must not skip the thaw. */
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGTERM, &ign, NULL);
 	/* Wakes on the timeout, or when the parent closes the pipe or dies. */
-	while (poll(&pfd, 1, (int)timeout_s * 1000) < 0 && errno == EINTR)
+	while (poll(&pfd, 1, (int)a->timeout_s * 1000) < 0 && errno == EINTR)
 		;
-	thaw_all(fds, n);
-	_exit(0);
+	thaw_all(a->f->fds, a->f->n);
+	return 0;
 }
 
 int rh_freeze_begin(const char *const *mounts, size_t n, unsigned timeout_s,
 		    struct rh_freeze **out)
 {
 	struct rh_freeze *f;
-	int p[2] = { -1, -1 }, rc = 0;
+	struct watchdog_arg wa = { .timeout_s = timeout_s };
+	bool started = false;
+	int rc = 0;
 
 	*out = NULL;
 	if (n == 0 || n > RH_FREEZE_MAX || timeout_s < 1 || timeout_s > 3600)
@@ -67,23 +77,16 @@ int rh_freeze_begin(const char *const *mounts, size_t n, unsigned timeout_s,
 		}
 		f->n = i + 1;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		rc = rh_seterr_errno(errno, "pipe");
-		goto fail;
-	}
 	/* The watchdog exists before anything is frozen. */
-	f->watchdog = fork();
-	if (f->watchdog < 0) {
-		rc = rh_seterr_errno(errno, "fork");
+	wa.f = f;
+	f->watchdog = (struct rh_proc){
+		.fn = watchdog_main,
+		.fn_arg = &wa,
+		.in = { RH_PROC_PIPE, -1 },
+	};
+	if ((rc = rh_proc_start(&f->watchdog)) < 0)
 		goto fail;
-	}
-	if (f->watchdog == 0) {
-		close(p[1]);
-		watchdog_main(p[0], f->fds, f->n, timeout_s);
-	}
-	close(p[0]);
-	p[0] = -1;
-	f->pipe_w = p[1];
+	started = true;
 	clock_gettime(CLOCK_MONOTONIC, &f->t0);
 	for (size_t i = 0; i < n; i++) {
 		if (ioctl(f->fds[i], FIFREEZE, 0) < 0) {
@@ -100,11 +103,10 @@ int rh_freeze_begin(const char *const *mounts, size_t n, unsigned timeout_s,
 	*out = f;
 	return 0;
 fail:
-	if (p[0] >= 0)
-		close(p[0]);
-	if (f->watchdog > 0) {
-		close(p[1]);
-		waitpid(f->watchdog, NULL, 0);
+	if (started) {
+		close(f->watchdog.in.fd);
+		f->watchdog.in.fd = -1;
+		rh_proc_finish(&f->watchdog);
 	}
 	for (size_t i = 0; i < f->n; i++)
 		close(f->fds[i]);
@@ -115,18 +117,19 @@ fail:
 int rh_freeze_end(struct rh_freeze *f, double *seconds)
 {
 	struct timespec t1;
-	int status = 0, rc = 0;
+	int rc = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*seconds = (double)(t1.tv_sec - f->t0.tv_sec) + (double)(t1.tv_nsec - f->t0.tv_nsec) / 1e9;
 	thaw_all(f->fds, f->n);
 	/* Was the watchdog already gone, i.e. did the timeout thaw first? */
-	if (waitpid(f->watchdog, &status, WNOHANG) == f->watchdog)
+	if (rh_proc_wait(&f->watchdog, RH_PROC_NOHANG) == 1)
 		rc = rh_seterr(RH_ERR_TIMEOUT,
 			       "the freeze timeout expired before the final pass ended; the filesystems were thawed early, so that pass was not consistent");
-	close(f->pipe_w);
-	if (rc == 0)
-		waitpid(f->watchdog, &status, 0);
+	/* Wakes it, if it still waits; then it is reaped. */
+	close(f->watchdog.in.fd);
+	f->watchdog.in.fd = -1;
+	rh_proc_finish(&f->watchdog);
 	for (size_t i = 0; i < f->n; i++)
 		close(f->fds[i]);
 	rh_log_info("thawed %zu filesystem%s after %.3f s", f->n, f->n == 1 ? "" : "s", *seconds);
