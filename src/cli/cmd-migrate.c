@@ -84,14 +84,6 @@ void usage_verify_block(FILE *out)
 		common_help);
 }
 
-static volatile sig_atomic_t stopping;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
-
 static int parse_compress(const char *v, int *out)
 {
 	int64_t n;
@@ -207,9 +199,9 @@ static int run_sync(struct rh_migrate_opts *o, bool continuous, unsigned interva
 			goto fail;
 		if (rc < 0)
 			report_error("sync", rc); /* continuous: keep trying */
-		while (continuous && !stopping && time(NULL) < next)
+		while (continuous && !cli_stop && time(NULL) < next)
 			sleep(1);
-	} while (continuous && !stopping);
+	} while (continuous && !cli_stop);
 	if (!continuous)
 		printf("sync: %" PRIu64 " chunks compared, %" PRIu64 " differed, %" PRIu64 " bytes sent\n",
 		       st.chunks_compared, st.chunks_differ, st.sent_raw);
@@ -247,7 +239,6 @@ int cli_repl_run(const char *cmd, enum rh_repl_mode mode, int argc, char **argv)
 	struct freeze_ctx fc = { .timeout = 30 };
 	struct rh_migrate_stats st;
 	struct rh_config *cfg = NULL;
-	struct sigaction sa = { .sa_handler = on_stop };
 	int64_t buffer_mb = 0, limit = -1, interval = 60, ftimeout;
 	bool continuous = false;
 	int c, rc;
@@ -345,15 +336,15 @@ int cli_repl_run(const char *cmd, enum rh_repl_mode mode, int argc, char **argv)
 		o.progress_arg = &pr;
 	}
 	o.disks = disks;
-	signal(SIGPIPE, SIG_IGN);
-
-	if (mode == RH_REPL_VERIFY)
-		return run_verify(&o);
+	/* A stopped sync (continuous or not) ends its cycle and says so; a
+	 * migrate is simply killed: it resumes from the target's checkpoint. */
 	if (mode == RH_REPL_SYNC) {
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
+		cli_signals_init(CLI_SIG_STOP | CLI_SIG_IGNORE_PIPE, -1);
 		return run_sync(&o, continuous, (unsigned)interval, &fc);
 	}
+	cli_signals_init(CLI_SIG_IGNORE_PIPE, -1);
+	if (mode == RH_REPL_VERIFY)
+		return run_verify(&o);
 	rc = rh_migrate_run(&o, &st);
 	if (rc < 0) {
 		report_error(cmd, rc);
