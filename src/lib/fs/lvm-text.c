@@ -68,6 +68,20 @@ static bool name_char(char ch)
 	return isalnum((unsigned char)ch) || ch == '_' || ch == '.' || ch == '+' || ch == '-';
 }
 
+/* A NUL-terminated copy of n bytes of the text. Not strndup: the text
+ * need not be NUL-terminated (metadata read from a disk area), and strndup
+ * may look past n for the terminator. */
+static char *copy_span(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	if (s != NULL) {
+		memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
 static int new_node(struct parser *ps, struct lvm_node **out)
 {
 	*out = NULL;
@@ -183,7 +197,7 @@ static int parse_value(struct parser *ps, struct lvm_node *n, int depth)
 			while (ps->p < ps->end && isdigit((unsigned char)*ps->p))
 				ps->p++;
 			n->type = LVM_STR;
-			n->str = strndup(start, (size_t)(ps->p - start));
+			n->str = copy_span(start, (size_t)(ps->p - start));
 			return n->str ? 0 : RH_ERR_NOMEM;
 		}
 		n->type = LVM_INT;
@@ -229,7 +243,7 @@ static int parse_items(struct parser *ps, struct lvm_node **first, int depth)
 			return rc;
 		*tail = n;
 		tail = &n->next;
-		n->key = strndup(start, len);
+		n->key = copy_span(start, len);
 		if (n->key == NULL)
 			return RH_ERR_NOMEM;
 		skip_ws(ps);

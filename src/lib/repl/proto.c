@@ -2,6 +2,7 @@
  * and decoded, and the encoders for frames we send. */
 #include <string.h>
 
+#include "rehost/buf.h"
 #include "rehost/checked.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
@@ -67,6 +68,7 @@ static int expect_len(uint16_t type, uint32_t len, uint32_t want)
 
 static int decode_hello(const uint8_t *p, uint32_t len, struct rh_hello *h)
 {
+	struct rh_buf_cursor cur;
 	int rc;
 
 	if (len < RH_PROTO_HELLO_SIZE(0))
@@ -91,10 +93,13 @@ static int decode_hello(const uint8_t *p, uint32_t len, struct rh_hello *h)
 				 RH_PROTO_MAX_DISKS);
 	if ((rc = expect_len(RH_MSG_HELLO, len, RH_PROTO_HELLO_SIZE(h->ndisks))) < 0)
 		return rc;
-	p += RH_PROTO_HELLO_SIZE(0);
-	for (uint32_t i = 0; i < h->ndisks; i++, p += 16) {
-		h->disks[i].size = rh_be64dec(p);
-		h->disks[i].layout = rh_be64dec(p + 8);
+	/* The per-disk list through the bounded cursor: each read is checked
+	 * against the payload, not against arithmetic done above. */
+	rh_buf_cursor_init(&cur, p + RH_PROTO_HELLO_SIZE(0), len - RH_PROTO_HELLO_SIZE(0));
+	for (uint32_t i = 0; i < h->ndisks; i++) {
+		if (rh_buf_get_be64(&cur, &h->disks[i].size) < 0 ||
+		    rh_buf_get_be64(&cur, &h->disks[i].layout) < 0)
+			return rh_seterr(RH_ERR_PROTO, "HELLO ends inside disk %u", i);
 		if (h->disks[i].size == 0 || h->disks[i].size > (UINT64_MAX >> 1))
 			return rh_seterr(RH_ERR_PROTO, "disk %u size %llu is invalid", i,
 					 (unsigned long long)h->disks[i].size);
@@ -104,6 +109,7 @@ static int decode_hello(const uint8_t *p, uint32_t len, struct rh_hello *h)
 
 static int decode_hello_ok(const uint8_t *p, uint32_t len, struct rh_hello_ok *h)
 {
+	struct rh_buf_cursor cur;
 	int rc;
 
 	if (len < RH_PROTO_HELLO_OK_SIZE(0))
@@ -118,14 +124,15 @@ static int decode_hello_ok(const uint8_t *p, uint32_t len, struct rh_hello_ok *h
 				 RH_PROTO_MAX_DISKS);
 	if ((rc = expect_len(RH_MSG_HELLO_OK, len, RH_PROTO_HELLO_OK_SIZE(h->ndisks))) < 0)
 		return rc;
-	p += 8;
-	for (uint32_t i = 0; i < h->ndisks; i++, p += 28) {
+	rh_buf_cursor_init(&cur, p + 8, len - 8);
+	for (uint32_t i = 0; i < h->ndisks; i++) {
 		struct rh_hello_ok_disk *d = &h->disks[i];
 
-		d->state = rh_be32dec(p);
-		d->resume_offset = rh_be64dec(p + 4);
-		d->recv_bytes = rh_be64dec(p + 12);
-		d->recv_sum = rh_be64dec(p + 20);
+		if (rh_buf_get_be32(&cur, &d->state) < 0 ||
+		    rh_buf_get_be64(&cur, &d->resume_offset) < 0 ||
+		    rh_buf_get_be64(&cur, &d->recv_bytes) < 0 ||
+		    rh_buf_get_be64(&cur, &d->recv_sum) < 0)
+			return rh_seterr(RH_ERR_PROTO, "HELLO_OK ends inside disk %u", i);
 		if (d->state > RH_DISK_COMPLETE)
 			return rh_seterr(RH_ERR_PROTO, "disk %u state %u unknown", i, d->state);
 		/* Data received below the resume point cannot exceed it. */
