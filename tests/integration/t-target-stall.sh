@@ -215,7 +215,9 @@ rc=0
 wait "$slow" || rc=$?
 [ "$rc" -eq 1 ] || fail "agent exited $rc when the target stopped, expected 1"
 assert_grep 'run the same command again to resume' "$T/slow.log"
-assert_grep 'stopping on signal 15: 1 session aborted' "$T/target2.log"
+# At least the running session; the refused one may still be winding down
+# on a loaded machine when the signal arrives.
+assert_grep 'stopping on signal 15: [1-9][0-9]* sessions? aborted' "$T/target2.log"
 assert_no_grep 'Sanitizer|runtime error' "$T/target2.log"
 
 # --- one agent more than --max-sessions gets a clear error ---

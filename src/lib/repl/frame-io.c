@@ -37,7 +37,12 @@ void rh_frame_send_error(struct rh_tls_conn *c, int err)
 	const char *sms = rh_lasterr_code() == err ? rh_lasterr_sms() : rh_err_sms_code(err);
 	const char *text = rh_lasterr_code() == err ? rh_lasterr() : rh_strerror(err);
 	size_t n = rh_proto_put_error(buf, sizeof buf, err, sms, text);
+	struct rh_err_saved saved;
 
+	/* Telling a peer that is already gone fails; that failure must not
+	 * replace the error being reported, which the caller logs next. */
+	rh_err_save(&saved);
 	if (n > 0 && rh_tls_write(c, buf, n) < 0)
 		rh_log_debug("could not send ERROR frame");
+	rh_err_restore(&saved);
 }
