@@ -24,6 +24,7 @@
 #include "rehost/crc64.h"
 #include "rehost/dirs.h"
 #include "rehost/err.h"
+#include "rehost/io.h"
 #include "rehost/json.h"
 #include "rehost/log.h"
 #include "rehost/net.h"
@@ -84,22 +85,6 @@ static struct node *wait_free(struct sender *s, uint64_t seq)
 	return s->stop ? NULL : n;
 }
 
-static int read_full(int fd, uint8_t *buf, uint32_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t r = pread(fd, buf, len, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		buf += r;
-		len -= (uint32_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
 static void *reader_main(void *arg)
 {
 	struct sender *s = arg;
@@ -127,10 +112,12 @@ static void *reader_main(void *arg)
 				pthread_mutex_unlock(&s->mu);
 				if (n == NULL)
 					goto out;
-				rc = read_full(s->fds[d], n->raw, len, pos);
+				/* A source disk that ends inside a planned range is
+				 * an error (RH_ERR_IO, "unexpected end of file"). */
+				rc = rh_pread_full(s->fds[d], n->raw, len, pos, NULL);
 				if (rc < 0) {
-					rc = rh_seterr_errno(-rc, "cannot read source disk %s at %" PRIu64,
-							     s->o->disks[d], pos);
+					rc = rh_seterr(rc, "cannot read source disk %s at %s",
+						       s->o->disks[d], rh_lasterr());
 					goto out;
 				}
 				n->disk = d;
