@@ -158,7 +158,7 @@ out:
 	s->reader_done = true;
 	s->reader_err = rc;
 	if (rc < 0)
-		snprintf(s->reader_msg, sizeof s->reader_msg, "%s", rh_lasterr());
+		rh_err_save(&s->reader_saved);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -220,19 +220,18 @@ static void report_progress(struct sender *s, bool final)
 		.wire_bytes = s->done_wire,
 		.final = final,
 	};
-	char msg[1024], sms[40];
-	int err;
+	struct rh_err_saved saved;
+	bool failed;
 
 	if (s->o->progress == NULL || !repl_progress_sample(&s->prog, s->done_raw, final, &p))
 		return;
 	/* The callback may call the library (the agent's worker writes to a
 	 * pipe): keep the error of a failed copy for our caller to report. */
-	err = rh_lasterr_code();
-	snprintf(msg, sizeof msg, "%s", rh_lasterr());
-	snprintf(sms, sizeof sms, "%s", rh_lasterr_sms() ? rh_lasterr_sms() : "");
+	failed = rh_lasterr_code() != 0;
+	rh_err_save(&saved);
 	s->o->progress(&p, s->o->progress_arg);
-	if (err != 0)
-		rh_seterr_sms(err, sms[0] ? sms : NULL, "%s", msg);
+	if (failed)
+		rh_err_restore(&saved);
 }
 
 /* ---- sending ---- */
@@ -349,7 +348,7 @@ static int pump(struct sender *s, struct rh_tls_conn *c)
 			/* Reader finished and nothing more is queued. */
 			rc = s->reader_err;
 			if (rc < 0)
-				rh_seterr(rc, "%s", s->reader_msg);
+				rh_err_restore(&s->reader_saved);
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
