@@ -1,7 +1,7 @@
 /*
  * Positioned reads that retry until done. One helper for the read-fully
- * loops of the library (fs_pread_full in src/lib/fs is the structure
- * parsers' bounded variant).
+ * loops of the library (fs_pread_full in src/lib/fs wraps it for the
+ * structure parsers, where a file that ends early is RH_ERR_CORRUPT).
  */
 #ifndef REHOST_IO_H
 #define REHOST_IO_H

@@ -295,14 +295,10 @@ static const char *ext_errstr(errcode_t e)
 static int ext_fail(errcode_t e, const char *what)
 {
 	if (extio_rc < 0) {
-		/* Our reader refused or failed: its detail is more precise.
-		 * (Copy it: rh_seterr must not read the buffer it writes.) */
-		char detail[512];
-
+		/* Our reader refused or failed: its detail is more precise. */
 		if (extio_rc == RH_ERR_IO || extio_rc == RH_ERR_NOMEM)
 			return extio_rc;
-		snprintf(detail, sizeof detail, "%s", rh_lasterr());
-		return rh_seterr(RH_ERR_CORRUPT, "ext: %s: %s", what, detail);
+		return rh_seterr(RH_ERR_CORRUPT, "ext: %s: %s", what, rh_lasterr());
 	}
 	if (e == EXT2_ET_NO_MEMORY || e == ENOMEM)
 		return RH_ERR_NOMEM;

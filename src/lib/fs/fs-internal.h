@@ -165,7 +165,7 @@ int lvm_label_metadata(const struct um_vol *v, const struct lvm_label *l, char *
 
 /* io.c */
 
-/* Read exactly len bytes at off into buf, retrying short reads and EINTR.
+/* Read exactly len bytes at off into buf (rh_pread_full, include/rehost/io.h).
  * Returns 0, RH_ERR_IO (with errno text) or RH_ERR_CORRUPT (end of file
  * before len bytes: the structure claims data that is not there). */
 int fs_pread_full(int fd, void *buf, size_t len, uint64_t off);

@@ -1,34 +1,24 @@
 /* Bounded positioned reads for the on-disk structure parsers. */
-#include <errno.h>
-#include <unistd.h>
-
 #include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/err.h"
+#include "rehost/io.h"
 
 int fs_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
+	size_t got;
+	int rc;
 
 	if (off > (uint64_t)INT64_MAX - len)
 		return rh_seterr(RH_ERR_OVERFLOW, "read offset %llu overflows",
 				 (unsigned long long)off);
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return rh_seterr_errno(errno, "read at offset %llu",
-					       (unsigned long long)off);
-		}
-		if (n == 0)
-			return rh_seterr(RH_ERR_CORRUPT, "unexpected end of device at offset %llu",
-					 (unsigned long long)off);
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
+	rc = rh_pread_full(fd, buf, len, off, &got);
+	if (rc < 0)
+		return rh_seterr(rc, "read at %s", rh_lasterr());
+	/* The structure claims data that is not there. */
+	if (got < len)
+		return rh_seterr(RH_ERR_CORRUPT, "unexpected end of device at offset %llu",
+				 (unsigned long long)(off + got));
 	return 0;
 }
 

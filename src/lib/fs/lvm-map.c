@@ -279,10 +279,7 @@ static int lvm_map_lv(struct um_ctx *c, const struct um_vol *v, const struct lvm
 		c->where = NULL;
 		c->depth--;
 		if (rc < 0) {
-			char detail[512];
-
-			snprintf(detail, sizeof detail, "%s", rh_lasterr());
-			rh_seterr(rc, "LV %s: %s", name, detail);
+			rh_seterr(rc, "LV %s: %s", name, rh_lasterr());
 			goto out;
 		}
 		mc.x = x;

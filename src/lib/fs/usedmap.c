@@ -18,6 +18,7 @@
 #include "fs/fs-internal.h"
 #include "rehost/checked.h"
 #include "rehost/err.h"
+#include "rehost/io.h"
 #include "rehost/log.h"
 
 /* Notes are for humans and logs: keep them bounded. */
@@ -41,26 +42,18 @@ struct rh_usedmap {
 
 /* ---- volume access ---------------------------------------------------- */
 
+/* um_read has checked the range against the volume's size: a file that
+ * ends before it is RH_ERR_IO. */
 static int read_fd(int fd, void *buf, size_t n, uint64_t off)
 {
-	uint8_t *p = buf;
+	size_t got;
+	int rc = rh_pread_full(fd, buf, n, off, &got);
 
-	while (n > 0) {
-		ssize_t r = pread(fd, p, n, (off_t)off);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return rh_seterr_errno(errno, "read of %zu bytes at offset %llu", n,
-					       (unsigned long long)off);
-		}
-		if (r == 0)
-			return rh_seterr(RH_ERR_IO, "short read at offset %llu: end of file",
-					 (unsigned long long)off);
-		p += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
+	if (rc < 0)
+		return rh_seterr(rc, "read of %zu bytes at %s", n - got, rh_lasterr());
+	if (got < n)
+		return rh_seterr(RH_ERR_IO, "short read at offset %llu: end of file",
+				 (unsigned long long)(off + got));
 	return 0;
 }
 

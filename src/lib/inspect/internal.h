@@ -253,8 +253,9 @@ DIR *root_opendir(const struct inv_root *r, const char *path);
 /* Directory with at least one entry besides . and .. */
 bool root_dir_nonempty(const struct inv_root *r, const char *path);
 
-/* Split the next line off *cursor in place; NULL at the end. Lines longer
- * than INV_MAX_LINE are skipped. A trailing '\r' is removed. */
+/* Split the next line off *cursor in place (rh_tsv_line_next); NULL at the
+ * end. Lines longer than INV_MAX_LINE are skipped. A trailing '\r' is
+ * removed. */
 char *text_next_line(char **cursor);
 char *text_trim(char *s);
 

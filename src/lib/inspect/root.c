@@ -18,6 +18,7 @@
 #include "inspect/internal.h"
 #include "rehost/err.h"
 #include "rehost/log.h"
+#include "rehost/tsv.h"
 
 int root_init(struct inv_root *r, const char *path)
 {
@@ -224,26 +225,17 @@ bool root_dir_nonempty(const struct inv_root *r, const char *path)
 
 char *text_next_line(char **cursor)
 {
-	for (;;) {
-		char *line = *cursor, *nl;
-		size_t l;
+	struct rh_tsv_lines it;
+	char *line;
 
-		if (line == NULL || *line == '\0')
-			return NULL;
-		nl = strchr(line, '\n');
-		if (nl != NULL) {
-			*nl = '\0';
-			*cursor = nl + 1;
-		} else {
-			*cursor = line + strlen(line);
-		}
-		l = strlen(line);
-		if (l > INV_MAX_LINE)
-			continue;
-		if (l > 0 && line[l - 1] == '\r')
-			line[l - 1] = '\0';
-		return line;
-	}
+	if (*cursor == NULL)
+		return NULL;
+	rh_tsv_lines_init(&it, *cursor);
+	/* Skip lines longer than INV_MAX_LINE as stored (with any '\r'). */
+	while ((line = rh_tsv_line_next(&it, NULL)) != NULL && it.rawlen > INV_MAX_LINE)
+		;
+	*cursor = it.next;
+	return line;
 }
 
 char *text_trim(char *s)

@@ -16,6 +16,7 @@
 #include "rehost/crc64.h"
 #include "rehost/endian.h"
 #include "rehost/err.h"
+#include "rehost/io.h"
 
 #define RUN_MAX (4u << 20)
 #define SUMS_MAGIC "RHSUMS1"
@@ -70,23 +71,17 @@ int repl_sums_from_plan(const struct repl_plan *plan, uint64_t disk_size, struct
 	return 0;
 }
 
+/* Past the end of the file reads as zeros, as the missing tail of a disk
+ * file not yet written to its full size would; a chunk-hash file that ends
+ * early then fails its magic or checksum test. */
 static int read_at(int fd, uint8_t *buf, size_t len, uint64_t off)
 {
-	while (len > 0) {
-		ssize_t r = pread(fd, buf, len, (off_t)off);
+	size_t got;
+	int rc = rh_pread_full(fd, buf, len, off, &got);
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return rh_seterr_errno(errno, "read at %llu", (unsigned long long)off);
-		if (r == 0) {
-			memset(buf, 0, len); /* past the end reads as zeros */
-			return 0;
-		}
-		buf += r;
-		len -= (size_t)r;
-		off += (uint64_t)r;
-	}
+	if (rc < 0)
+		return rh_seterr(rc, "read at %s", rh_lasterr());
+	memset(buf + got, 0, len - got);
 	return 0;
 }
 

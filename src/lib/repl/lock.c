@@ -11,13 +11,14 @@
 #include <unistd.h>
 
 #include "rehost/err.h"
+#include "rehost/io.h"
 #include "rehost/repl.h"
 
 int rh_target_lock(const char *dir, const char *what, int *fd_out)
 {
 	char path[4096], holder[160] = "";
 	int fd, n;
-	ssize_t r;
+	size_t got;
 
 	*fd_out = -1;
 	n = snprintf(path, sizeof path, "%s/.lock", dir);
@@ -33,9 +34,10 @@ int rh_target_lock(const char *dir, const char *what, int *fd_out)
 			close(fd);
 			return rh_seterr_errno(e, "cannot lock %s", path);
 		}
-		/* The holder wrote who it is; a torn read only shortens the message. */
-		r = pread(fd, holder, sizeof holder - 1, 0);
-		holder[r > 0 ? r : 0] = '\0';
+		/* The holder wrote who it is; a short file or a torn or failed
+		 * read only shortens the message (its error is replaced below). */
+		(void)rh_pread_full(fd, holder, sizeof holder - 1, 0, &got);
+		holder[got] = '\0';
 		holder[strcspn(holder, "\n")] = '\0';
 		close(fd);
 		return rh_seterr(RH_ERR_BUSY,

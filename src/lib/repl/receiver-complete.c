@@ -100,7 +100,6 @@ static void forget_disk(struct receiver *r, uint32_t disk)
 int receiver_disk_end(struct receiver *r, const struct rh_disk_end *e)
 {
 	struct tdisk *d;
-	char msg[1024];
 	int rc;
 
 	if (e->disk >= r->ndisks)
@@ -115,12 +114,15 @@ int receiver_disk_end(struct receiver *r, const struct rh_disk_end *e)
 		return rc;
 	rc = receiver_check_received(r, e, "copy");
 	if (rc < 0) {
-		snprintf(msg, sizeof msg, "%s", rh_lasterr());
+		struct rh_err_saved saved;
+
+		rh_err_save(&saved);
 		if (d->planned)
 			forget_disk(r, e->disk);
 		if (receiver_state_save(r) < 0)
 			rh_log_warn("cannot reset the checkpoint: %s", rh_lasterr());
-		return rh_seterr_sms(rc, fail_code(r), "%s", msg);
+		rh_err_restore(&saved);
+		return rh_seterr_sms(rc, fail_code(r), "%s", rh_lasterr());
 	}
 	/* Complete only once the data is on stable storage. */
 	d->written.off = d->size;

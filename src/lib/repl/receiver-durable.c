@@ -74,7 +74,7 @@ static void *syncer_main(void *arg)
 		r->busy = false;
 		if (rc < 0 && r->syncer_err == 0) {
 			r->syncer_err = rc;
-			snprintf(r->syncer_msg, sizeof r->syncer_msg, "%s", rh_lasterr());
+			rh_err_save(&r->syncer_saved);
 		} else if (rc == 0) {
 			r->done = true;
 		}
@@ -112,7 +112,7 @@ static int take_error(struct receiver *r)
 
 	if (rc < 0) {
 		r->syncer_err = 0;
-		rh_seterr(rc, "%s", r->syncer_msg);
+		rh_err_restore(&r->syncer_saved);
 	}
 	return rc;
 }

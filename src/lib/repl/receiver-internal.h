@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "repl-internal.h"
+#include "rehost/err.h"
 #include "rehost/proto.h"
 #include "rehost/repl.h"
 
@@ -67,7 +68,7 @@ struct receiver {
 	pthread_cond_t scv;
 	bool req, busy, stop, done;
 	int syncer_err;
-	char syncer_msg[1024];
+	struct rh_err_saved syncer_saved; /* the syncer's error record */
 	struct rpos req_written[RH_PROTO_MAX_DISKS];
 	uint32_t req_state[RH_PROTO_MAX_DISKS];
 	int reserve_fd;             /* receiver-keep.c: space kept for the checkpoint */

@@ -66,13 +66,14 @@ void receiver_unreserve(struct receiver *r)
 
 void receiver_keep_written(struct receiver *r, int err)
 {
-	char msg[1024], sms[40] = "";
-	const char *s = rh_lasterr_code() == err ? rh_lasterr_sms() : rh_err_sms_code(err);
+	struct rh_err_saved saved;
 	int rc;
 
-	snprintf(msg, sizeof msg, "%s", rh_lasterr_code() == err ? rh_lasterr() : rh_strerror(err));
-	if (s != NULL)
-		snprintf(sms, sizeof sms, "%s", s);
+	/* The record to report is err's: its own detail when the last error
+	 * recorded is err, else err's description and default SMS code. */
+	if (rh_lasterr_code() != err)
+		rh_seterr(err, "%s", rh_strerror(err));
+	rh_err_save(&saved);
 	/* A failed round of the syncer is reported once; it is err or came
 	 * after it, and must not stop the last checkpoint. */
 	(void)receiver_syncer_wait(r);
@@ -91,5 +92,5 @@ void receiver_keep_written(struct receiver *r, int err)
 			rh_log_info("disk %u: %llu bytes durable up to offset %llu; a rerun resumes there",
 				    i, (unsigned long long)r->disks[i].durable.bytes,
 				    (unsigned long long)r->disks[i].durable.off);
-	rh_seterr_sms(err, sms[0] ? sms : NULL, "%s", msg);
+	rh_err_restore(&saved);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "repl-internal.h"
+#include "rehost/err.h"
 #include "rehost/repl.h"
 
 #define NNODES 6
@@ -43,7 +44,7 @@ struct sender {
 	struct node nodes[NNODES];
 	bool reader_done, stop;
 	int reader_err;
-	char reader_msg[1024];
+	struct rh_err_saved reader_saved; /* the reader's error record */
 
 	/* Progress: only the sending thread (the caller's) touches these. */
 	uint64_t done_raw, done_wire, durable_bytes;

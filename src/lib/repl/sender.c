@@ -24,6 +24,7 @@
 #include "rehost/crc64.h"
 #include "rehost/dirs.h"
 #include "rehost/err.h"
+#include "rehost/io.h"
 #include "rehost/json.h"
 #include "rehost/log.h"
 #include "rehost/net.h"
@@ -84,22 +85,6 @@ static struct node *wait_free(struct sender *s, uint64_t seq)
 	return s->stop ? NULL : n;
 }
 
-static int read_full(int fd, uint8_t *buf, uint32_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t r = pread(fd, buf, len, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		buf += r;
-		len -= (uint32_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
 static void *reader_main(void *arg)
 {
 	struct sender *s = arg;
@@ -127,10 +112,12 @@ static void *reader_main(void *arg)
 				pthread_mutex_unlock(&s->mu);
 				if (n == NULL)
 					goto out;
-				rc = read_full(s->fds[d], n->raw, len, pos);
+				/* A source disk that ends inside a planned range is
+				 * an error (RH_ERR_IO, "unexpected end of file"). */
+				rc = rh_pread_full(s->fds[d], n->raw, len, pos, NULL);
 				if (rc < 0) {
-					rc = rh_seterr_errno(-rc, "cannot read source disk %s at %" PRIu64,
-							     s->o->disks[d], pos);
+					rc = rh_seterr(rc, "cannot read source disk %s at %s",
+						       s->o->disks[d], rh_lasterr());
 					goto out;
 				}
 				n->disk = d;
@@ -171,7 +158,7 @@ out:
 	s->reader_done = true;
 	s->reader_err = rc;
 	if (rc < 0)
-		snprintf(s->reader_msg, sizeof s->reader_msg, "%s", rh_lasterr());
+		rh_err_save(&s->reader_saved);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -233,19 +220,18 @@ static void report_progress(struct sender *s, bool final)
 		.wire_bytes = s->done_wire,
 		.final = final,
 	};
-	char msg[1024], sms[40];
-	int err;
+	struct rh_err_saved saved;
+	bool failed;
 
 	if (s->o->progress == NULL || !repl_progress_sample(&s->prog, s->done_raw, final, &p))
 		return;
 	/* The callback may call the library (the agent's worker writes to a
 	 * pipe): keep the error of a failed copy for our caller to report. */
-	err = rh_lasterr_code();
-	snprintf(msg, sizeof msg, "%s", rh_lasterr());
-	snprintf(sms, sizeof sms, "%s", rh_lasterr_sms() ? rh_lasterr_sms() : "");
+	failed = rh_lasterr_code() != 0;
+	rh_err_save(&saved);
 	s->o->progress(&p, s->o->progress_arg);
-	if (err != 0)
-		rh_seterr_sms(err, sms[0] ? sms : NULL, "%s", msg);
+	if (failed)
+		rh_err_restore(&saved);
 }
 
 /* ---- sending ---- */
@@ -362,7 +348,7 @@ static int pump(struct sender *s, struct rh_tls_conn *c)
 			/* Reader finished and nothing more is queued. */
 			rc = s->reader_err;
 			if (rc < 0)
-				rh_seterr(rc, "%s", s->reader_msg);
+				rh_err_restore(&s->reader_saved);
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
