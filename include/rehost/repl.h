@@ -57,10 +57,26 @@ enum rh_repl_mode {
 	RH_REPL_VERIFY,      /* compare chunk hashes, write nothing */
 };
 
-/* Figures of a running copy (migrate, or the copy phase of a sync), for the
- * caller to show or forward; docs/replication.md, "Progress". Byte counts
- * are of the data (before compression) unless they say wire. */
+/* Which part of a run a struct rh_repl_progress describes. A migrate only
+ * copies; a sync hashes its used chunks, then copies those that differ; a
+ * block verify only hashes. */
+enum rh_repl_phase {
+	RH_PHASE_COPY = 0, /* data is sent to the target */
+	RH_PHASE_HASH,     /* the source's used chunks are hashed and the sums
+			    * sent, while the target hashes its copies */
+};
+
+/* Figures of a running copy (migrate, or the copy phase of a sync), or of
+ * the hashing phase of a sync or block verify, for the caller to show or
+ * forward; docs/replication.md, "Progress". Byte counts are of the data
+ * (before compression) unless they say wire. In RH_PHASE_HASH the fields
+ * keep their meaning with "hashed" for "replicated": total_bytes is the
+ * source bytes to hash over all disks, replicated_bytes those hashed so
+ * far, rate the hashed bytes/s; elapsed_s counts from the start of hashing;
+ * durable_*, wire_bytes and wire_rate are 0; final marks the last call of
+ * the phase (after the target answered for the last disk, or on failure). */
 struct rh_repl_progress {
+	enum rh_repl_phase phase;
 	double elapsed_s;          /* since the copy started (a sync: after the comparison) */
 	uint64_t total_bytes;      /* planned bytes over all disks */
 	uint64_t replicated_bytes; /* of which on the target: sent this run plus
@@ -93,9 +109,11 @@ struct rh_migrate_opts {
 	bool new_job;               /* forget a previous job's checkpoint */
 	/* Called at most once a second while data is sent and once at the end
 	 * with final = true, from the thread that called rh_migrate_run, with
-	 * no lock held; p is valid for the call only. The thread's last error
-	 * is kept across the call. Not called by a verify, nor when the run
-	 * fails before sending. NULL = no progress. */
+	 * no lock held; p is valid for the call only. A sync and a block verify
+	 * first report their hashing phase the same way (p->phase, its own
+	 * final call), then a sync its copy. The thread's last error is kept
+	 * across the call. Not called when the run fails before hashing or
+	 * sending. NULL = no progress. */
 	void (*progress)(const struct rh_repl_progress *p, void *arg);
 	void *progress_arg;
 };

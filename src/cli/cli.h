@@ -74,13 +74,14 @@ void usage_ctl(FILE *out);
 /* migrate, sync and block verify share one option parser (cmd-migrate.c). */
 int cli_repl_run(const char *cmd, enum rh_repl_mode mode, int argc, char **argv);
 
-/* repl-progress.c: --progress of migrate and sync. */
+/* repl-progress.c: --progress of migrate, sync and block verify. */
 enum cli_progress_mode { CLI_PROGRESS_BAR, CLI_PROGRESS_LOG, CLI_PROGRESS_JSON, CLI_PROGRESS_NONE };
 
 struct cli_repl_progress {
 	enum cli_progress_mode mode;
 	unsigned interval_s; /* seconds between log lines, > 0 */
 	double last_s;       /* elapsed_s of the previous call, 0 at the start of a run */
+	const char *cmd;     /* "sync" or "verify": names the hashing phase's log line */
 };
 
 /* The mode named by a --progress argument; NULL: bar on a terminal, else

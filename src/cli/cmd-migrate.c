@@ -235,7 +235,7 @@ int cli_repl_run(const char *cmd, enum rh_repl_mode mode, int argc, char **argv)
 	const char *windows[RH_RATESCHED_MAX];
 	size_t nwindows = 0;
 	struct rh_migrate_opts o = { .mode = mode, .state_dir = "/var/lib/rehost/agent" };
-	struct cli_repl_progress pr = { .interval_s = 5 };
+	struct cli_repl_progress pr = { .interval_s = 5, .cmd = cmd };
 	struct freeze_ctx fc = { .timeout = 30 };
 	struct rh_migrate_stats st;
 	struct rh_config *cfg = NULL;

@@ -1,7 +1,8 @@
 /*
- * How migrate and sync show progress (--progress): a one-line bar, a log
- * line in the seed's field names, or JSON lines; docs/replication.md,
- * "Progress". The library computes the figures (struct rh_repl_progress)
+ * How migrate, sync and block verify show progress (--progress): a
+ * one-line bar, a log line in the seed's field names, or JSON lines, and
+ * for the hashing phase of sync and verify lines of their own;
+ * docs/replication.md, "Progress". The library computes the figures (struct rh_repl_progress)
  * and calls cli_repl_progress_show; tests and docs match this text, so
  * change it only with them.
  */
@@ -43,6 +44,47 @@ static void show_json(const struct rh_repl_progress *p)
 	fflush(stdout);
 }
 
+/* The hashing phase of sync and block verify (docs/replication.md,
+ * "Progress"): its own key set, so that the copy's lines keep theirs. */
+static void show_hash_json(const struct rh_repl_progress *p)
+{
+	printf("{\"phase\":\"hash\",\"elapsed_s\":%.1f,\"total_bytes\":%" PRIu64
+	       ",\"hashed_bytes\":%" PRIu64 ",\"percent\":%.1f,\"rate_mbit\":%.1f,\"remaining_s\":%.0f}\n",
+	       p->elapsed_s, p->total_bytes, p->replicated_bytes, p->percent, p->rate * 8 / 1e6,
+	       p->remaining_s);
+	fflush(stdout);
+}
+
+static void show_hash_bar(const struct rh_repl_progress *p)
+{
+	int pct = (int)p->percent, w = pct * 30 / 100;
+	char bar[31], eta[32] = "?", tb[32], db[32];
+
+	rh_format_size(p->total_bytes, tb, sizeof tb);
+	rh_format_size(p->replicated_bytes, db, sizeof db);
+	memset(bar, '#', (size_t)w);
+	memset(bar + w, '.', (size_t)(30 - w));
+	bar[30] = '\0';
+	if (p->remaining_s >= 0)
+		snprintf(eta, sizeof eta, "%.0fs", p->remaining_s);
+	fprintf(stderr, "\rhashing [%s] %3d%% %s/%s %.0f MB/s ETA %s   ", bar, pct, db, tb,
+		p->rate / 1e6, eta);
+	if (p->final)
+		fputc('\n', stderr);
+}
+
+static void show_hash_log(const struct rh_repl_progress *p, const char *cmd)
+{
+	char tb[32], db[32], eta[32] = "?";
+
+	rh_format_size(p->total_bytes, tb, sizeof tb);
+	rh_format_size(p->replicated_bytes, db, sizeof db);
+	if (p->remaining_s >= 0)
+		snprintf(eta, sizeof eta, "%.0f", p->remaining_s);
+	rh_log_info("%s hashing: %.1f %%, %s of %s, %.0f MB/s, remaining %s s", cmd ? cmd : "sync",
+		    p->percent, db, tb, p->rate / 1e6, eta);
+}
+
 static void show_bar(const struct rh_repl_progress *p)
 {
 	int pct = (int)p->percent, w = pct * 30 / 100;
@@ -69,6 +111,23 @@ void cli_repl_progress_show(const struct rh_repl_progress *p, void *arg)
 
 	/* Elapsed time starts again with every run (each sync cycle). */
 	r->last_s = p->final ? 0 : p->elapsed_s;
+	if (p->phase == RH_PHASE_HASH) {
+		switch (r->mode) {
+		case CLI_PROGRESS_JSON:
+			show_hash_json(p);
+			break;
+		case CLI_PROGRESS_BAR:
+			show_hash_bar(p);
+			break;
+		case CLI_PROGRESS_LOG:
+			if (p->final || (unsigned)p->elapsed_s / r->interval_s != (unsigned)last / r->interval_s)
+				show_hash_log(p, r->cmd);
+			break;
+		case CLI_PROGRESS_NONE:
+			break;
+		}
+		return;
+	}
 	switch (r->mode) {
 	case CLI_PROGRESS_JSON:
 		show_json(p);

@@ -50,9 +50,17 @@ struct sender {
 	uint64_t done_raw, done_wire, durable_bytes;
 	uint32_t durable_disk, cur_disk;
 	struct repl_progress prog;
+	/* The same for the hashing phase (sync, verify): its own samples, so
+	 * the copy's rates do not start from the hashing's. */
+	struct repl_progress hash_prog;
+	double hash_t0;
+	uint64_t hash_total, hash_done;
 };
 
 double sender_now(void);
+/* Report the hashing phase's figures (hash_done of hash_total since
+ * hash_t0): at most once a second, and now when final. */
+void sender_report_hash(struct sender *s, bool final);
 
 /* sender-sync.c */
 int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const char *job_id);

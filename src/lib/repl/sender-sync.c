@@ -51,6 +51,9 @@ static int send_sums(struct rh_tls_conn *c, uint8_t *fbuf, uint32_t disk,
 /* Hash the disk's chunks in batches and send each batch at once, so the
  * target hashes its copy of batch k while we hash batch k + 1. */
 #define HASH_BATCH 4096u /* chunks: 256 MiB */
+/* Progress is sampled between steps this small, so that a slow disk still
+ * yields a report every second or so (the agent's must come every 5 s). */
+#define HASH_STEP 256u   /* chunks: 16 MiB */
 
 static int hash_and_send(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, uint32_t disk)
 {
@@ -63,9 +66,18 @@ static int hash_and_send(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf,
 		size_t to = RH_MIN(sums->n, from + HASH_BATCH);
 		struct repl_sums view = { sums->idx + from, sums->hash + from, to - from };
 
-		rc = repl_sums_hash(s->fds[disk], s->sizes[disk], &view, &s->st->hashed_bytes);
-		if (rc < 0)
-			return rh_seterr(rc, "hashing %s: %s", s->o->disks[disk], rh_lasterr());
+		for (size_t k = 0; k < view.n; k += HASH_STEP) {
+			struct repl_sums step = { view.idx + k, view.hash + k,
+						  RH_MIN(view.n - k, (size_t)HASH_STEP) };
+			uint64_t got = 0;
+
+			rc = repl_sums_hash(s->fds[disk], s->sizes[disk], &step, &got);
+			s->st->hashed_bytes += got;
+			s->hash_done += got;
+			if (rc < 0)
+				return rh_seterr(rc, "hashing %s: %s", s->o->disks[disk], rh_lasterr());
+			sender_report_hash(s, false);
+		}
 		rc = send_sums(c, fbuf, disk, sums, from, to);
 		if (rc < 0)
 			return rc;
@@ -136,7 +148,22 @@ static int recv_need(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, uin
 	return 0;
 }
 
-int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const char *job_id)
+/* The bytes repl_sums_hash reads for sums: whole chunks, the last one of
+ * the disk cut at its end. */
+static uint64_t sums_bytes(const struct repl_sums *sums, uint64_t disk_size)
+{
+	uint64_t n = 0;
+
+	for (size_t k = 0; k < sums->n; k++) {
+		uint64_t off = sums->idx[k] * RH_SYNC_CHUNK;
+
+		if (off < disk_size)
+			n += RH_MIN((uint64_t)RH_SYNC_CHUNK, disk_size - off);
+	}
+	return n;
+}
+
+static int compare_disks(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const char *job_id)
 {
 	const struct rh_migrate_opts *o = s->o;
 	struct rh_migrate_stats *st = s->st;
@@ -144,15 +171,20 @@ int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const
 
 	st->total_bytes = 0;
 	st->skipped_resume = 0;
+	/* Every disk's chunk list first: progress needs the bytes to hash. */
+	for (size_t i = 0; i < o->ndisks; i++) {
+		rc = repl_sums_from_plan(&s->plans[i], s->sizes[i], &s->sums[i]);
+		if (rc < 0)
+			return rc;
+		s->hash_total += sums_bytes(&s->sums[i], s->sizes[i]);
+	}
 	for (size_t i = 0; i < o->ndisks; i++) {
 		struct repl_sums *sums = &s->sums[i], old = { 0 };
 		uint64_t changed = 0, before = st->chunks_differ;
 		char name[96];
 		double t0 = sender_now();
 
-		rc = repl_sums_from_plan(&s->plans[i], s->sizes[i], sums);
-		if (rc == 0)
-			rc = hash_and_send(s, c, fbuf, (uint32_t)i);
+		rc = hash_and_send(s, c, fbuf, (uint32_t)i);
 		if (rc < 0)
 			return rc;
 		st->chunks_compared += sums->n;
@@ -184,6 +216,20 @@ int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const
 		s->ok.disks[i].recv_sum = 0;
 	}
 	return 0;
+}
+
+int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const char *job_id)
+{
+	int rc;
+
+	s->hash_prog = (struct repl_progress){ 0 };
+	s->hash_t0 = sender_now();
+	s->hash_total = 0;
+	s->hash_done = 0;
+	rc = compare_disks(s, c, fbuf, job_id);
+	/* Ends the phase, successfully or not, as the copy's final call does. */
+	sender_report_hash(s, true);
+	return rc;
 }
 
 int sender_save_sums(struct sender *s, const char *job_id)

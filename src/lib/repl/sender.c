@@ -206,6 +206,20 @@ static void *worker_main(void *arg)
 
 /* ---- progress ---- */
 
+static void deliver_progress(struct sender *s, const struct rh_repl_progress *p)
+{
+	struct rh_err_saved saved;
+	bool failed;
+
+	/* The callback may call the library (the agent's worker writes to a
+	 * pipe): keep the error of a failed copy for our caller to report. */
+	failed = rh_lasterr_code() != 0;
+	rh_err_save(&saved);
+	s->o->progress(p, s->o->progress_arg);
+	if (failed)
+		rh_err_restore(&saved);
+}
+
 /* Tell the caller how far the copy is: at most once a second, and now when
  * final. Runs on the sending thread, which alone updates the counters. */
 static void report_progress(struct sender *s, bool final)
@@ -220,18 +234,25 @@ static void report_progress(struct sender *s, bool final)
 		.wire_bytes = s->done_wire,
 		.final = final,
 	};
-	struct rh_err_saved saved;
-	bool failed;
 
 	if (s->o->progress == NULL || !repl_progress_sample(&s->prog, s->done_raw, final, &p))
 		return;
-	/* The callback may call the library (the agent's worker writes to a
-	 * pipe): keep the error of a failed copy for our caller to report. */
-	failed = rh_lasterr_code() != 0;
-	rh_err_save(&saved);
-	s->o->progress(&p, s->o->progress_arg);
-	if (failed)
-		rh_err_restore(&saved);
+	deliver_progress(s, &p);
+}
+
+void sender_report_hash(struct sender *s, bool final)
+{
+	struct rh_repl_progress p = {
+		.phase = RH_PHASE_HASH,
+		.elapsed_s = sender_now() - s->hash_t0,
+		.total_bytes = s->hash_total,
+		.replicated_bytes = s->hash_done,
+		.final = final,
+	};
+
+	if (s->o->progress == NULL || !repl_progress_sample(&s->hash_prog, s->hash_done, final, &p))
+		return;
+	deliver_progress(s, &p);
 }
 
 /* ---- sending ---- */
