@@ -106,6 +106,34 @@ static void test_unknowns(void **state)
 	assert_float_equal(r.remaining_s, -1, 0);
 }
 
+/* The hashing phase (sender_report_hash) samples the same way with no wire
+ * bytes: hashed bytes/s over the window, remaining from the bytes to hash,
+ * wire rate 0, and 100 % at the final call. */
+static void test_hash_phase(void **state)
+{
+	struct repl_progress p = { 0 };
+	struct rh_repl_progress r;
+
+	(void)state;
+	for (unsigned i = 1; i <= 7; i++) {
+		r = (struct rh_repl_progress){ .phase = RH_PHASE_HASH, .elapsed_s = i,
+					       .total_bytes = 1000 * MB,
+					       .replicated_bytes = 100 * MB * i };
+		assert_true(repl_progress_sample(&p, r.replicated_bytes, false, &r));
+	}
+	assert_int_equal(r.phase, RH_PHASE_HASH);
+	assert_float_equal(r.rate, 100.0 * MB, 1);
+	assert_float_equal(r.wire_rate, 0, 0.001);
+	assert_float_equal(r.percent, 70.0, 0.001);
+	assert_float_equal(r.remaining_s, 3.0, 0.001);
+	r = (struct rh_repl_progress){ .phase = RH_PHASE_HASH, .elapsed_s = 7.2,
+				       .total_bytes = 1000 * MB, .replicated_bytes = 1000 * MB,
+				       .final = true };
+	assert_true(repl_progress_sample(&p, r.replicated_bytes, true, &r));
+	assert_float_equal(r.percent, 100.0, 0.001);
+	assert_float_equal(r.remaining_s, 0, 0.001);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -114,6 +142,7 @@ int main(void)
 		cmocka_unit_test(test_five_second_window),
 		cmocka_unit_test(test_resumed),
 		cmocka_unit_test(test_unknowns),
+		cmocka_unit_test(test_hash_phase),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
