@@ -227,8 +227,10 @@ int sender_compare(struct sender *s, struct rh_tls_conn *c, uint8_t *fbuf, const
 	s->hash_total = 0;
 	s->hash_done = 0;
 	rc = compare_disks(s, c, fbuf, job_id);
-	/* Ends the phase, successfully or not, as the copy's final call does. */
-	sender_report_hash(s, true);
+	/* Ends the phase, successfully or not, as the copy's final call does;
+	 * a run that failed before its first sample reported nothing to end. */
+	if (rc == 0 || s->hash_prog.nhist > 0)
+		sender_report_hash(s, true);
 	return rc;
 }
 
