@@ -31,6 +31,15 @@ api_run "$API_DIR"/0*.api
 api_run_ctl "$API_DIR/01-open.api"
 log "data files passed"
 
+# The OpenAPI description is open, served from the binary, byte for byte
+# docs/openapi.json, and a valid document.
+curl -sS --fail --cacert "$CACERT" -o "$T/openapi.json" -D "$T/openapi.hdr" "$URL/v1/openapi.json" ||
+	fail "GET /v1/openapi.json failed"
+cmp "$T/openapi.json" "$REHOST_SRCDIR/docs/openapi.json" ||
+	fail "the served OpenAPI document differs from docs/openapi.json"
+grep -qi '^content-type: application/json' "$T/openapi.hdr" || fail "openapi.json: wrong Content-Type"
+python3 "$API_DIR/openapi_check.py" "$T/openapi.json" || fail "docs/openapi.json is not a valid document"
+
 # ---- signatures ----
 expect_exit 1 ctl raw GET /v1/sources --forge
 assert_grep '"code":"SMS.0202"' "$T/out"
