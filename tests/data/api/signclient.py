@@ -98,6 +98,7 @@ def run_api(c, files, env, varsfile):
     import re
     # Every answer is also checked against the OpenAPI description
     # (docs/openapi.json, or $REHOST_OPENAPI) by openapi_check.py.
+    sys.dont_write_bytecode = True
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import openapi_check
     docpath = env.get("REHOST_OPENAPI") or os.path.join(
