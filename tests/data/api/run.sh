@@ -92,6 +92,13 @@ _exchange() {
 	done
 }
 
+# api_check METHOD PATH STATUS FILE: the answer in FILE must match the
+# OpenAPI description (for answers not from data files, e.g. 401s).
+api_check() {
+	python3 "$API_DIR/openapi_check.py" "$REHOST_SRCDIR/docs/openapi.json" "$@" ||
+		fail "$1 $2: answer $3 does not match docs/openapi.json"
+}
+
 # api_run FILE...: run data files with the Python client (one process,
 # one kept-alive connection: fast); captured variables come back here.
 api_run() {
