@@ -132,6 +132,26 @@ def check_response(doc, method, path, status, text, content_type=None):
     _validate(doc, _ptr(*base, "content", media, "schema"), body, where)
 
 
+def check_request(doc, method, path, text):
+    """Raise Mismatch unless the request body TEXT matches the document's
+    request body schema. Used for requests the server accepted (2xx), so
+    that the document is not stricter than the server."""
+    tmpl = match_path(doc, path)
+    op = doc["paths"][tmpl].get(method.lower()) if tmpl else None
+    where = "%s %s (request body)" % (method, path)
+    if op is None or "requestBody" not in op:
+        if text.strip():
+            raise Mismatch("%s: the document has no request body for this operation" % where)
+        return
+    rb = _deref(doc, op["requestBody"])
+    if not text.strip():
+        if rb.get("required"):
+            raise Mismatch("%s: accepted without the required body" % where)
+        return
+    _validate(doc, _ptr("paths", tmpl, method.lower(), "requestBody", "content", "application/json",
+                        "schema"), json.loads(text), where)
+
+
 def _schemas(node, at):
     """Every schema position of the document (for the meta-schema check)."""
     if isinstance(node, dict):

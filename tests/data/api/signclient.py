@@ -148,6 +148,8 @@ def run_api(c, files, env, varsfile):
             try:
                 openapi_check.check_response(spec, method, path, r.status, text,
                                              r.getheader("Content-Type"))
+                if 200 <= r.status < 300:
+                    openapi_check.check_request(spec, method, path, data.decode())
             except openapi_check.Mismatch as e:
                 sys.exit("%s: %s\n%s" % (where, e, text))
             if path == "/v1/openapi.json" and text.encode() != docbytes:
