@@ -82,7 +82,7 @@ def _validate(doc, pointer, body, where):
     if errs:
         e = errs[0]
         at = "/" + "/".join(str(p) for p in e.absolute_path)
-        raise Mismatch("%s: answer does not match %s at %s: %s%s" % (
+        raise Mismatch("%s: does not match %s at %s: %s%s" % (
             where, pointer, at, e.message[:400],
             " (and %d more)" % (len(errs) - 1) if len(errs) > 1 else ""))
 
@@ -132,13 +132,57 @@ def check_response(doc, method, path, status, text, content_type=None):
     _validate(doc, _ptr(*base, "content", media, "schema"), body, where)
 
 
+def _check_query(doc, tmpl, method, op, path):
+    """Every query parameter of an accepted request is declared, and its
+    value (converted for integer and number schemas) matches the schema."""
+    from urllib.parse import parse_qsl, urlsplit
+    params = {}
+    item = doc["paths"][tmpl]
+    for i, p in enumerate(item.get("parameters", [])):
+        params[_deref(doc, p)["name"], _deref(doc, p)["in"]] = (_deref(doc, p), ["paths", tmpl, "parameters", i])
+    for i, p in enumerate(op.get("parameters", [])):
+        params[_deref(doc, p)["name"], _deref(doc, p)["in"]] = (_deref(doc, p), ["paths", tmpl, method, "parameters", i])
+    for name, value in parse_qsl(urlsplit(path).query, keep_blank_values=True):
+        where = "%s %s (query parameter %s)" % (method.upper(), path, name)
+        if (name, "query") not in params:
+            raise Mismatch("%s: not declared in the document" % where)
+        p, _ = params[name, "query"]
+        schema = _deref(doc, p.get("schema", {}))
+        v = value
+        t = schema.get("type")
+        try:
+            if t == "integer":
+                v = int(value)
+            elif t == "number":
+                v = float(value)
+        except ValueError:
+            raise Mismatch("%s: %r is not a %s" % (where, value, t))
+        if "schema" in p:
+            _validate(doc, _param_schema_ptr(doc, tmpl, method, name), v, where)
+
+
+def _param_schema_ptr(doc, tmpl, method, name):
+    item = doc["paths"][tmpl]
+    for base, plist in ((["paths", tmpl, method, "parameters"], item[method].get("parameters", [])),
+                        (["paths", tmpl, "parameters"], item.get("parameters", []))):
+        for i, p in enumerate(plist):
+            if "$ref" in p:
+                if _deref(doc, p)["name"] == name:
+                    return p["$ref"] + "/schema"
+            elif p["name"] == name:
+                return _ptr(*base, i, "schema")
+    raise Mismatch("no parameter %s" % name)
+
+
 def check_request(doc, method, path, text):
-    """Raise Mismatch unless the request body TEXT matches the document's
-    request body schema. Used for requests the server accepted (2xx), so
-    that the document is not stricter than the server."""
+    """Raise Mismatch unless the query parameters of PATH and the request
+    body TEXT match the document. Used for requests the server accepted
+    (2xx), so that the document is not stricter than the server."""
     tmpl = match_path(doc, path)
     op = doc["paths"][tmpl].get(method.lower()) if tmpl else None
     where = "%s %s (request body)" % (method, path)
+    if op is not None:
+        _check_query(doc, tmpl, method.lower(), op, path)
     if op is None or "requestBody" not in op:
         if text.strip():
             raise Mismatch("%s: the document has no request body for this operation" % where)
