@@ -17,6 +17,7 @@ test_pkgs=(
 	e2fsprogs xfsprogs btrfs-progs dosfstools mtools lvm2 mdadm
 	fdisk gdisk util-linux kmod cpio zstd xz-utils gzip
 	qemu-utils rsync partclone openssl curl postgresql time
+	python3-jsonschema
 )
 # End-to-end boot tests: a Debian guest built with debootstrap, booted in QEMU
 # (SeaBIOS and OVMF firmware), GRUB tools for the source disk's boot loader.

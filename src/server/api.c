@@ -1,5 +1,5 @@
 /*
- * REST API routes (/v1, /healthz, /metrics). Each handler parses its
+ * REST API routes (/v1, /v1/openapi.json, /healthz, /metrics). Each handler parses its
  * input, calls the store, and shapes the answer; docs/api.md documents
  * every route with its request and response.
  */
@@ -131,6 +131,19 @@ static void route_healthz(struct api_req *r, struct api_resp *out)
 			       "backend", rh_store_backend(r->srv->store), "schema_version",
 			       (json_int_t)v, "uptime_seconds",
 			       (json_int_t)(time(NULL) - r->srv->started_at)));
+}
+
+/* docs/openapi.json, embedded by CMakeLists.txt (cmake/embed.cmake). */
+extern const unsigned char rh_data_openapi[];
+extern const size_t rh_data_openapi_len;
+
+static void route_openapi(struct api_resp *out)
+{
+	out->status = 200;
+	out->text = strndup((const char *)rh_data_openapi, rh_data_openapi_len);
+	out->content_type = "application/json";
+	if (out->text == NULL)
+		api_error(out, 500, "internal", NULL, NULL, "out of memory");
 }
 
 static void route_metrics(struct api_req *r, struct api_resp *out)
@@ -527,6 +540,10 @@ void api_dispatch(struct api_req *r, struct api_resp *out)
 		if (is_method(r, out, "GET"))
 			ok(out, 200, json_pack("{s:s, s:s, s:s}", "api", "v1", "version", REHOST_VERSION,
 					       "tenant", r->tenant));
+	} else if (n == 2 && IS(1, "openapi.json")) {
+		r->route = "/v1/openapi.json";
+		if (is_method(r, out, "GET"))
+			route_openapi(out);
 	} else if (n == 2 && IS(1, "sources")) {
 		r->route = "/v1/sources";
 		if (is_method(r, out, "GET"))

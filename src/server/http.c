@@ -221,7 +221,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct req_state *
 static bool open_route(const char *method, const char *url)
 {
 	return strcmp(method, "GET") == 0 &&
-	       (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0);
+	       (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ||
+		strcmp(url, "/v1/openapi.json") == 0);
 }
 
 static enum MHD_Result refuse_too_big(struct MHD_Connection *conn, struct req_state *rs,

@@ -31,24 +31,37 @@ api_run "$API_DIR"/0*.api
 api_run_ctl "$API_DIR/01-open.api"
 log "data files passed"
 
+# The OpenAPI description is open, served from the binary, byte for byte
+# docs/openapi.json, and a valid document.
+curl -sS --fail --cacert "$CACERT" -o "$T/openapi.json" -D "$T/openapi.hdr" "$URL/v1/openapi.json" ||
+	fail "GET /v1/openapi.json failed"
+cmp "$T/openapi.json" "$REHOST_SRCDIR/docs/openapi.json" ||
+	fail "the served OpenAPI document differs from docs/openapi.json"
+grep -qi '^content-type: application/json' "$T/openapi.hdr" || fail "openapi.json: wrong Content-Type"
+python3 "$API_DIR/openapi_check.py" "$T/openapi.json" || fail "docs/openapi.json is not a valid document"
+
 # ---- signatures ----
 expect_exit 1 ctl raw GET /v1/sources --forge
 assert_grep '"code":"SMS.0202"' "$T/out"
 assert_grep 'signature does not match' "$T/out"
+api_check GET /v1/sources 401 "$T/out"
 expect_exit 1 ctl raw GET /v1/sources --skew -1000
 assert_grep '"code":"SMS.0205"' "$T/out"
 assert_grep '"reason":"clock-skew"' "$T/out"
+api_check GET /v1/sources 401 "$T/out"
 expect_exit 1 ctl raw GET /v1/sources --skew 1000
 assert_grep '"code":"SMS.0205"' "$T/out"
 expect_exit 0 ctl raw GET /v1/sources --skew 800
 expect_exit 0 ctl raw GET /v1/sources --nonce replay-nonce-0123456789
 expect_exit 1 ctl raw GET /v1/sources --nonce replay-nonce-0123456789
 assert_grep '"reason":"replayed"' "$T/out"
+api_check GET /v1/sources 401 "$T/out"
 expect_exit 1 ctl raw GET /v1/sources --nonce short
 assert_grep 'X-Rehost-Nonce must be' "$T/out"
 # Unsigned, malformed and unknown keys.
 curl -s --cacert "$CACERT" "$URL/v1/sources" >"$T/out"
 assert_grep 'not signed' "$T/out"
+api_check GET /v1/sources 401 "$T/out"
 curl -s --cacert "$CACERT" -H 'Authorization: AWS4-HMAC-SHA256 junk' "$URL/v1/sources" >"$T/out"
 assert_grep '"code":"SMS.0202"' "$T/out"
 AK=RHAKUNKNOWNUNKNOWN00 expect_exit 1 ctl raw GET /v1/sources
@@ -108,6 +121,7 @@ curl -s --cacert "$CACERT" --aws-sigv4 "aws:amz:eu-test-1:rehost" --user "$AK:x$
 	"$URL/v1/sources" >"$T/out"
 assert_grep '"code":"SMS.0202"' "$T/out"
 assert_grep 'signature does not match' "$T/out"
+api_check GET /v1/sources 401 "$T/out"
 # Another service in the scope is refused by name.
 curl -s --cacert "$CACERT" --aws-sigv4 "aws:amz:eu-test-1:s3" --user "$AK:$SK" \
 	"$URL/v1/sources" >"$T/out"
@@ -116,6 +130,7 @@ assert_grep "sign for service 'rehost'" "$T/out"
 scurl -H "X-Amz-Date: $(date -u -d '-20 min' +%Y%m%dT%H%M%SZ)" "$URL/v1/sources" >"$T/out"
 assert_grep '"code":"SMS.0205"' "$T/out"
 assert_grep '"reason":"clock-skew"' "$T/out"
+api_check GET /v1/sources 401 "$T/out"
 # Replayed: the same signed change twice (same date, same body) is refused
 # the second time; the same signed read may be repeated.
 d=$(date -u +%Y%m%dT%H%M%SZ)
@@ -126,6 +141,7 @@ assert_no_grep '"code":"SMS.0202"' "$T/out"
 scurl -H "X-Amz-Date: $d" -H 'Content-Type: application/json' -d '{"name":""}' \
 	"$URL/v1/tasks" >"$T/out"
 assert_grep '"reason":"replayed"' "$T/out"
+api_check POST /v1/tasks 401 "$T/out"
 for _ in 1 2; do
 	scurl -o /dev/null -w '%{http_code}\n' -H "X-Amz-Date: $d" "$URL/v1/sources" >"$T/code"
 	assert_grep '^200$' "$T/code"

@@ -12,6 +12,10 @@
 #   !~ RE                               must not match
 #   $TASK = .id                         capture a jq path into ${TASK}
 #
+# Every answer is also checked against the OpenAPI description
+# docs/openapi.json (tests/data/api/openapi_check.py): its status must be
+# documented for the route and its body must match the schema.
+#
 # Exchanges are separated by blank lines. Variables persist across files
 # run by the same test, so later files can use what earlier ones captured.
 
@@ -64,6 +68,8 @@ _exchange() {
 		echo "--- answer" >&2; cat "$T/api.out" "$T/api.err" >&2
 		fail "$(basename "$file"):$line: $method $path: HTTP ${got:-none}, expected $want"
 	fi
+	python3 "$API_DIR/openapi_check.py" "$REHOST_SRCDIR/docs/openapi.json" "$method" "$path" \
+		"$got" "$T/api.out" || fail "$(basename "$file"):$line: $method $path: see above"
 	for c in "$@"; do
 		case "$c" in
 		'~ '*)
@@ -84,6 +90,13 @@ _exchange() {
 			export "${var?}" ;;
 		esac
 	done
+}
+
+# api_check METHOD PATH STATUS FILE: the answer in FILE must match the
+# OpenAPI description (for answers not from data files, e.g. 401s).
+api_check() {
+	python3 "$API_DIR/openapi_check.py" "$REHOST_SRCDIR/docs/openapi.json" "$@" ||
+		fail "$1 $2: answer $3 does not match docs/openapi.json"
 }
 
 # api_run FILE...: run data files with the Python client (one process,

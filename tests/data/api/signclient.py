@@ -96,6 +96,20 @@ def expand(s, env):
 def run_api(c, files, env, varsfile):
     """Run request/answer data files (format: tests/data/api/run.sh)."""
     import re
+    # Every answer is also checked against the OpenAPI description
+    # (docs/openapi.json, or $REHOST_OPENAPI) by openapi_check.py.
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import openapi_check
+    docpath = env.get("REHOST_OPENAPI") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "docs", "openapi.json")
+    with open(docpath, "rb") as fd:
+        docbytes = fd.read()
+    spec = json.loads(docbytes)
+    try:
+        openapi_check.check_document(spec)
+    except openapi_check.Mismatch as e:
+        sys.exit("%s: %s" % (docpath, e))
     captured = set()
     for f in files:
         lines = open(f).read().split("\n")
@@ -131,6 +145,15 @@ def run_api(c, files, env, varsfile):
             where = "%s:%d: %s %s" % (os.path.basename(f), n0, method, path)
             if r.status != want:
                 sys.exit("%s: HTTP %d, expected %d\n%s" % (where, r.status, want, text))
+            try:
+                openapi_check.check_response(spec, method, path, r.status, text,
+                                             r.getheader("Content-Type"))
+                if 200 <= r.status < 300:
+                    openapi_check.check_request(spec, method, path, data.decode())
+            except openapi_check.Mismatch as e:
+                sys.exit("%s: %s\n%s" % (where, e, text))
+            if path == "/v1/openapi.json" and text.encode() != docbytes:
+                sys.exit("%s: the served document differs from %s" % (where, docpath))
             for chk in checks:
                 if chk.startswith("~ "):
                     if not re.search(chk[2:], text, re.M):
