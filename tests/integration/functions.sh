@@ -415,10 +415,14 @@ make_root_tree() {
 # json_check FILE EXPR WANT [EXPR WANT]...: evaluate each Python expression
 # over the JSON document in FILE (bound to d) and fail, naming it, unless
 # str() of the result equals WANT. One interpreter for the whole batch.
+# The Python the tests run their helpers with: Debian's, whose modules
+# (python3-jsonschema) scripts/install-deps.sh installs; a python3 earlier
+# in PATH (pyenv, a venv) may lack them.
+PYTHON=python3
+[ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
+
 json_check() {
-	local py=python3
-	[ -x /usr/bin/python3 ] && py=/usr/bin/python3
-	"$py" - "$@" <<-'PY' || fail "json_check on $1"
+	"$PYTHON" - "$@" <<-'PY' || fail "json_check on $1"
 	import json, sys
 	d = json.load(open(sys.argv[1]))
 	args = sys.argv[2:]

@@ -38,7 +38,7 @@ curl -sS --fail --cacert "$CACERT" -o "$T/openapi.json" -D "$T/openapi.hdr" "$UR
 cmp "$T/openapi.json" "$REHOST_SRCDIR/docs/openapi.json" ||
 	fail "the served OpenAPI document differs from docs/openapi.json"
 grep -qi '^content-type: application/json' "$T/openapi.hdr" || fail "openapi.json: wrong Content-Type"
-python3 "$API_DIR/openapi_check.py" "$T/openapi.json" || fail "docs/openapi.json is not a valid document"
+"$PYTHON" "$API_DIR/openapi_check.py" "$T/openapi.json" || fail "docs/openapi.json is not a valid document"
 
 # ---- signatures ----
 expect_exit 1 ctl raw GET /v1/sources --forge
@@ -216,7 +216,7 @@ log "CLI passed"
 # ---- pagination over 1000 sources (the per-tenant maximum) ----
 server_keys "$STATE" "$DB" big
 # An independent signer (Python's hmac) registers them over one connection.
-python3 "$API_DIR/signclient.py" "$URL" "$CACERT" "$AK" "$SK" bulk-register 1000 bulk ||
+"$PYTHON" "$API_DIR/signclient.py" "$URL" "$CACERT" "$AK" "$SK" bulk-register 1000 bulk ||
 	fail "bulk registration failed"
 expect_exit 1 ctl raw POST /v1/agent/register --data '{"agent_id": "bulk-1000", "inventory": {}}'
 assert_grep '"reason":"limit-reached"' "$T/out"

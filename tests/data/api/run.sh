@@ -20,6 +20,7 @@
 # run by the same test, so later files can use what earlier ones captured.
 
 API_DIR=${REHOST_SRCDIR}/tests/data/api
+: "${PYTHON:=python3}" # set by functions.sh; plain python3 otherwise
 
 # server_keys STATE DB TENANT: create an access key; sets AK and SK.
 server_keys() {
@@ -68,7 +69,7 @@ _exchange() {
 		echo "--- answer" >&2; cat "$T/api.out" "$T/api.err" >&2
 		fail "$(basename "$file"):$line: $method $path: HTTP ${got:-none}, expected $want"
 	fi
-	python3 "$API_DIR/openapi_check.py" "$REHOST_SRCDIR/docs/openapi.json" "$method" "$path" \
+	"$PYTHON" "$API_DIR/openapi_check.py" "$REHOST_SRCDIR/docs/openapi.json" "$method" "$path" \
 		"$got" "$T/api.out" || fail "$(basename "$file"):$line: $method $path: see above"
 	for c in "$@"; do
 		case "$c" in
@@ -95,14 +96,14 @@ _exchange() {
 # api_check METHOD PATH STATUS FILE: the answer in FILE must match the
 # OpenAPI description (for answers not from data files, e.g. 401s).
 api_check() {
-	python3 "$API_DIR/openapi_check.py" "$REHOST_SRCDIR/docs/openapi.json" "$@" ||
+	"$PYTHON" "$API_DIR/openapi_check.py" "$REHOST_SRCDIR/docs/openapi.json" "$@" ||
 		fail "$1 $2: answer $3 does not match docs/openapi.json"
 }
 
 # api_run FILE...: run data files with the Python client (one process,
 # one kept-alive connection: fast); captured variables come back here.
 api_run() {
-	python3 "$API_DIR/signclient.py" "$URL" "$CACERT" "$AK" "$SK" api "$T/api.vars" "$@" ||
+	"$PYTHON" "$API_DIR/signclient.py" "$URL" "$CACERT" "$AK" "$SK" api "$T/api.vars" "$@" ||
 		fail "API data files failed"
 	. "$T/api.vars"
 }
