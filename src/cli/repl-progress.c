@@ -55,20 +55,37 @@ static void show_hash_json(const struct rh_repl_progress *p)
 	fflush(stdout);
 }
 
+/* What both bars show: the bar itself, the percentage, done and total
+ * sizes, and the time left ("?" while unknown). */
+struct bar_text {
+	int pct;
+	char bar[31], eta[32], total[32], done[32];
+};
+
+static void bar_text(const struct rh_repl_progress *p, struct bar_text *b)
+{
+	int w;
+
+	b->pct = (int)p->percent;
+	w = b->pct * 30 / 100;
+	rh_format_size(p->total_bytes, b->total, sizeof b->total);
+	rh_format_size(p->replicated_bytes, b->done, sizeof b->done);
+	memset(b->bar, '#', (size_t)w);
+	memset(b->bar + w, '.', (size_t)(30 - w));
+	b->bar[30] = '\0';
+	if (p->remaining_s >= 0)
+		snprintf(b->eta, sizeof b->eta, "%.0fs", p->remaining_s);
+	else
+		snprintf(b->eta, sizeof b->eta, "?");
+}
+
 static void show_hash_bar(const struct rh_repl_progress *p)
 {
-	int pct = (int)p->percent, w = pct * 30 / 100;
-	char bar[31], eta[32] = "?", tb[32], db[32];
+	struct bar_text b;
 
-	rh_format_size(p->total_bytes, tb, sizeof tb);
-	rh_format_size(p->replicated_bytes, db, sizeof db);
-	memset(bar, '#', (size_t)w);
-	memset(bar + w, '.', (size_t)(30 - w));
-	bar[30] = '\0';
-	if (p->remaining_s >= 0)
-		snprintf(eta, sizeof eta, "%.0fs", p->remaining_s);
-	fprintf(stderr, "\rhashing [%s] %3d%% %s/%s %.0f MB/s ETA %s   ", bar, pct, db, tb,
-		p->rate / 1e6, eta);
+	bar_text(p, &b);
+	fprintf(stderr, "\rhashing [%s] %3d%% %s/%s %.0f MB/s ETA %s   ", b.bar, b.pct, b.done,
+		b.total, p->rate / 1e6, b.eta);
 	if (p->final)
 		fputc('\n', stderr);
 }
@@ -87,19 +104,12 @@ static void show_hash_log(const struct rh_repl_progress *p, const char *cmd)
 
 static void show_bar(const struct rh_repl_progress *p)
 {
-	int pct = (int)p->percent, w = pct * 30 / 100;
-	char bar[31], eta[32] = "?", tb[32], db[32];
+	struct bar_text b;
 
-	rh_format_size(p->total_bytes, tb, sizeof tb);
-	rh_format_size(p->replicated_bytes, db, sizeof db);
-	memset(bar, '#', (size_t)w);
-	memset(bar + w, '.', (size_t)(30 - w));
-	bar[30] = '\0';
-	if (p->remaining_s >= 0)
-		snprintf(eta, sizeof eta, "%.0fs", p->remaining_s);
+	bar_text(p, &b);
 	/* \r redraws the line in place; the final call ends it. */
-	fprintf(stderr, "\r[%s] %3d%% %s/%s %.0f Mbit/s (wire %.0f) ETA %s   ", bar, pct, db, tb,
-		p->rate * 8 / 1e6, p->wire_rate * 8 / 1e6, eta);
+	fprintf(stderr, "\r[%s] %3d%% %s/%s %.0f Mbit/s (wire %.0f) ETA %s   ", b.bar, b.pct,
+		b.done, b.total, p->rate * 8 / 1e6, p->wire_rate * 8 / 1e6, b.eta);
 	if (p->final)
 		fputc('\n', stderr);
 }
