@@ -419,6 +419,11 @@ static void explain(struct run *r, struct rh_bt_result *res)
 		set_text(res->cause, sizeof res->cause, w->hint->cause);
 		set_text(res->action, sizeof res->action, w->hint->action);
 	} else if (res->console_bytes == 0 || !w->os_seen) {
+		/* Forced KVM on a BIOS guest, and not even the BIOS screen
+		 * (COM2) got a byte: KVM never ran the guest. */
+		bool kvm_silent = o->firmware == RH_BT_BIOS && o->accel == RH_ACCEL_KVM &&
+				  rh_bt_console_bytes(r->scr.con) == 0;
+
 		if (res->console_bytes > 0)
 			/* Firmware and boot loader lines only (OVMF and GRUB
 			 * under UEFI print on ttyS0 themselves). */
@@ -434,8 +439,7 @@ static void explain(struct run *r, struct rh_bt_result *res)
 				 "started the boot loader on disk 0, but neither GRUB nor the "
 				 "kernel wrote to ttyS0 (its kernel command line may lack "
 				 "console=ttyS0), or the boot hangs before the kernel starts");
-		else if (o->firmware == RH_BT_BIOS && o->accel == RH_ACCEL_KVM &&
-			 rh_bt_console_bytes(r->scr.con) == 0)
+		else if (kvm_silent)
 			/* Not even SeaBIOS spoke: QEMU never ran the guest. */
 			snprintf(res->cause, sizeof res->cause,
 				 "nothing at all came from the guest, not even from the BIOS: "
@@ -445,8 +449,7 @@ static void explain(struct run *r, struct rh_bt_result *res)
 				 "the guest printed nothing on the serial console: its kernel "
 				 "command line may lack console=ttyS0, or the boot hangs in the "
 				 "firmware or boot loader");
-		if (o->firmware == RH_BT_BIOS && o->accel == RH_ACCEL_KVM &&
-		    rh_bt_console_bytes(r->scr.con) == 0 && res->console_bytes == 0)
+		if (kvm_silent && res->console_bytes == 0)
 			set_text(res->action, sizeof res->action,
 				 "Run with --accel auto, which probes KVM and falls back to TCG "
 				 "when it does not work, or with --accel tcg.");

@@ -193,24 +193,15 @@ void repl_plan_release(struct repl_plan *plan)
 	plan->n = 0;
 }
 
-uint64_t repl_plan_bytes_from(const struct repl_plan *plan, uint64_t from)
+/* The plan's bytes at or after from, as a byte count and, unless sum is
+ * NULL (it costs modular powers per range), as a range sum
+ * (rh_proto_range_sum): what PLAN declares for a resumed disk. */
+static void plan_from(const struct repl_plan *plan, uint64_t from, uint64_t *bytes,
+		      uint64_t *sum)
 {
-	uint64_t b = 0;
-
-	for (size_t i = 0; i < plan->n; i++) {
-		uint64_t s = plan->r[i].off, e = s + plan->r[i].len;
-
-		if (e <= from)
-			continue;
-		b += e - (s > from ? s : from);
-	}
-	return b;
-}
-
-uint64_t repl_plan_sum_from(const struct repl_plan *plan, uint64_t from)
-{
-	uint64_t sum = 0;
-
+	*bytes = 0;
+	if (sum != NULL)
+		*sum = 0;
 	for (size_t i = 0; i < plan->n; i++) {
 		uint64_t s = plan->r[i].off, e = s + plan->r[i].len;
 
@@ -218,7 +209,24 @@ uint64_t repl_plan_sum_from(const struct repl_plan *plan, uint64_t from)
 			continue;
 		if (s < from)
 			s = from;
-		sum = rh_proto_sum_add(sum, rh_proto_range_sum(s, e - s));
+		*bytes += e - s;
+		if (sum != NULL)
+			*sum = rh_proto_sum_add(*sum, rh_proto_range_sum(s, e - s));
 	}
+}
+
+uint64_t repl_plan_bytes_from(const struct repl_plan *plan, uint64_t from)
+{
+	uint64_t bytes;
+
+	plan_from(plan, from, &bytes, NULL);
+	return bytes;
+}
+
+uint64_t repl_plan_sum_from(const struct repl_plan *plan, uint64_t from)
+{
+	uint64_t bytes, sum;
+
+	plan_from(plan, from, &bytes, &sum);
 	return sum;
 }
